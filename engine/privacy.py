@@ -44,6 +44,10 @@ def mask_phone(value: str) -> str:
     with fewer than 8 digits is masked completely.
     """
     value = value.strip()
+    # An extension (0591-87654321转12) reaches a desk, not a person: it stays, the number is masked.
+    number, ext_sep, extension = value.partition("转")
+    if ext_sep:
+        return mask_phone(number) + ext_sep + extension
     area, sep, local = value.partition("-")
     if sep and area.startswith("0") and area.isdigit():
         return area + sep + _mask_digits(local, keep_head=0, min_digits=7)
