@@ -125,8 +125,8 @@ def parse_office_file(content: bytes, path: Path) -> OfficeFile:
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
-        problem = Problem(f"not valid YAML: {error}", file=file, line=line)
-        raise Invalid(f"{file}: not valid YAML", [problem]) from None
+        bad_yaml = Problem(f"not valid YAML: {error}", file=file, line=line)
+        raise Invalid(f"{file}: not valid YAML", [bad_yaml]) from None
     if not isinstance(data, dict):
         raise Invalid(f"{file}: not a calendar file", [Problem("expected a mapping of fields", file=file)])
 
@@ -177,7 +177,8 @@ def parse_office_file(content: bytes, path: Path) -> OfficeFile:
 
     if problems:
         raise Invalid(f"{file}: invalid calendar file", problems)
-    assert isinstance(year, int) and isinstance(source, str)  # narrowed by the checks above
+    # narrowed by the checks above
+    assert isinstance(year, int) and isinstance(source, str) and isinstance(status, str)
     return OfficeFile(
         path=path,
         content=content,
