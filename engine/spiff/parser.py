@@ -1,0 +1,482 @@
+"""SpiffWorkflow's BPMN parser, taught the dialects our designers draw in.
+
+Designers use the Spiff editor, Camunda Modeler (7 or 8) or plain bpmn.io. This module reads all of
+them into one shape: extension properties from ``spiffworkflow:``, ``camunda:`` and ``zeebe:`` become
+``task_spec.extensions['properties']``; unquoted ISO 8601 timers (``P60D``) become string literals;
+``camunda:decisionRef`` and ``zeebe:calledDecision`` name a DMN decision like
+``spiffworkflow:calledDecisionId``; a lane's *id* (not its label) is the task's lane. The conventions
+are written up for designers in ``bpmn/CONVENTIONS.md``.
+
+XML is parsed here, with a hardened lxml parser, and handed to Spiff as trees: Spiff never reads bytes.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
+from SpiffWorkflow.bpmn.parser.util import full_tag
+from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
+from SpiffWorkflow.bpmn.specs.bpmn_process_spec import BpmnProcessSpec
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins import UserTaskMixin
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
+
+from engine.errors import DefinitionInvalid, Problem
+
+BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
+DMN_NAMESPACES = frozenset({
+    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
+    "http://www.omg.org/spec/DMN/20180521/MODEL/",
+    "https://www.omg.org/spec/DMN/20191111/MODEL/",
+})
+NS = {
+    "bpmn": BPMN_NS,
+    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
+    "camunda": "http://camunda.org/schema/1.0/bpmn",
+    "zeebe": "http://camunda.org/schema/zeebe/1.0",
+}
+CONDITIONAL_GATEWAYS = ("exclusiveGateway", "inclusiveGateway")
+
+# Hardened: no entity expansion, no DTD loading, no network, no huge trees. A DOCTYPE is refused outright.
+_XML_PARSER = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+)
+
+
+@dataclass
+class Document:
+    """One parsed file of a bundle: ``kind`` is ``bpmn`` or ``dmn``."""
+
+    name: str
+    kind: str
+    root: etree._Element
+
+
+@dataclass
+class UserTaskInfo:
+    element_id: str
+    name: str | None
+    lane: str | None
+    candidate_groups: str | None
+    properties: dict[str, str]
+    process_id: str = ""
+    lane_name: str | None = None
+
+
+@dataclass
+class ParsedDefinition:
+    process_id: str
+    name: str | None
+    spec: BpmnProcessSpec
+    subprocess_specs: dict[str, BpmnProcessSpec]
+    process_properties: dict[str, str]
+    user_tasks: list[UserTaskInfo] = field(default_factory=list)
+    messages: set[str] = field(default_factory=set)
+
+
+# --- reading files --------------------------------------------------------------------------------
+
+
+def load_documents(files: dict[str, bytes]) -> tuple[list[Document], list[Problem]]:
+    """Parse every BPMN/DMN file of a bundle; other files (forms, notes) are skipped."""
+    docs, problems = [], []
+    for name, content in files.items():
+        suffix = PurePosixPath(name).suffix.lower()
+        if suffix not in (".bpmn", ".dmn", ".xml"):
+            continue
+        try:
+            root = etree.fromstring(content, _XML_PARSER)
+        except etree.XMLSyntaxError as exc:
+            problems.append(Problem(f"not well-formed XML: {exc.msg}", line=exc.lineno, file=name))
+            continue
+        if root.getroottree().docinfo.doctype:
+            problems.append(Problem("a DOCTYPE is not allowed in process files", line=1, file=name))
+            continue
+        namespace = etree.QName(root).namespace
+        if namespace == BPMN_NS and suffix != ".dmn":
+            docs.append(Document(name, "bpmn", root))
+        elif namespace in DMN_NAMESPACES and suffix != ".bpmn":
+            docs.append(Document(name, "dmn", root))
+        else:
+            problems.append(Problem(f"not a {suffix[1:].upper()} definitions document (root element "
+                                    f"{root.tag})", line=root.sourceline, file=name))
+    return docs, problems
+
+
+# --- extension properties -------------------------------------------------------------------------
+
+
+def property_sources(node: etree._Element) -> list[tuple[str, dict[str, str]]]:
+    """The element's properties per dialect, in precedence order (a later dialect wins)."""
+    sources = []
+    for prefix in ("spiffworkflow", "camunda", "zeebe"):
+        found = {}
+        path = f"./bpmn:extensionElements/{prefix}:properties/{prefix}:property"
+        for prop in node.xpath(path, namespaces=NS):
+            if prop.get("name"):
+                found[prop.get("name")] = prop.get("value", "")
+        sources.append((prefix, found))
+    return sources
+
+
+def element_properties(node: etree._Element) -> dict[str, str]:
+    """Merged extension properties of one element, plus Camunda's native candidate-group fields."""
+    merged: dict[str, str] = {}
+    for _, found in property_sources(node):
+        merged.update(found)
+    if "candidateGroups" not in merged:
+        native = node.get(f"{{{NS['camunda']}}}candidateGroups") or next(
+            iter(node.xpath("./bpmn:extensionElements/zeebe:assignmentDefinition/@candidateGroups",
+                            namespaces=NS)), None)
+        if native:
+            merged["candidateGroups"] = native
+    return merged
+
+
+def decision_ref(node: etree._Element) -> str | None:
+    """The DMN decision a businessRuleTask calls, in any of the three dialects."""
+    spiff = node.xpath("./bpmn:extensionElements/spiffworkflow:calledDecisionId/text()", namespaces=NS)
+    zeebe = node.xpath("./bpmn:extensionElements/zeebe:calledDecision/@decisionId", namespaces=NS)
+    found = [v.strip() for v in [*spiff, node.get(f"{{{NS['camunda']}}}decisionRef") or "", *zeebe] if v]
+    return found[0] if found else None
+
+
+class _PropertiesMixin:
+    """Every node parser: ``extensions['properties']`` holds the merged properties of all dialects."""
+
+    def parse_extensions(self, node=None):
+        extensions = dict(super().parse_extensions(node))
+        extensions["properties"] = element_properties(self.node if node is None else node)
+        return extensions
+
+
+class _BusinessRuleTaskParser(_PropertiesMixin, BusinessRuleTaskParser):
+    @staticmethod
+    def get_decision_ref(node):
+        return decision_ref(node)
+
+
+def _with_properties(parser_class):
+    return type(f"OneWindow{parser_class.__name__}", (_PropertiesMixin, parser_class), {})
+
+
+_SPIFF_PARSERS = BpmnParser.PARSER_CLASSES | SpiffBpmnParser.OVERRIDE_PARSER_CLASSES
+
+
+class OneWindowParser(SpiffBpmnParser):
+    """Spiff's parser plus Camunda/Zeebe properties and decision refs; lanes are known by id."""
+
+    OVERRIDE_PARSER_CLASSES = {
+        tag: (_with_properties(parser), spec)
+        for tag, (parser, spec) in _SPIFF_PARSERS.items()
+    } | {full_tag("businessRuleTask"): (_BusinessRuleTaskParser, BusinessRuleTask)}
+
+    def __init__(self, validator=VALIDATOR):
+        super().__init__(validator=validator)
+        self.lane_names: dict[str, str | None] = {}
+
+    def _add_diagram_indexes(self, bpmn):
+        # Spiff keys lanes by their label; a label is for people, so the group is the lane id.
+        super()._add_diagram_indexes(bpmn)
+        lanes = {}
+        for ref in bpmn.xpath(".//bpmn:flowNodeRef", namespaces=self.namespaces):
+            lane = ref.getparent()
+            if ref.text:
+                lanes[ref.text.strip()] = lane.get("id")
+                self.lane_names[lane.get("id")] = lane.get("name")
+        self.document_lanes[self._document_key(bpmn)] = lanes
+
+
+# --- timers ---------------------------------------------------------------------------------------
+
+_LOOKS_ISO = re.compile(r"(R\d*/|P[\dT]|\d)", re.IGNORECASE)
+_DURATION = re.compile(
+    r"P(\d+([.,]\d+)?W|(?=\d|T\d)(\d+Y)?(\d+M)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+([.,]\d+)?S)?)?)",
+    re.IGNORECASE,
+)
+
+
+def iso_timer_error(kind: str, value: str) -> str | None:
+    """Why ``value`` is not a valid ISO 8601 literal for a ``timeDate|timeDuration|timeCycle``, or None."""
+    try:
+        if kind == "timeDuration":
+            if not _DURATION.fullmatch(value):
+                return f"{value!r} is not an ISO 8601 duration (e.g. PT2H, P60D)"
+            TimerEventDefinition.parse_iso_duration(value)
+        elif kind == "timeCycle":
+            if not re.fullmatch(r"R\d*/\S+", value, re.IGNORECASE):
+                return f"{value!r} is not an ISO 8601 repeating interval (e.g. R/P1D, R3/PT10M)"
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            if value.upper().startswith("P"):
+                return f"{value!r} is a duration; a timeDate needs a date-time (2026-03-01T09:00:00+08:00)"
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:  # Spiff's ISO helpers raise anything from ValueError to AttributeError
+        return f"{value!r} is not a valid ISO 8601 {kind[4:].lower()}"
+    return None
+
+
+def timer_expression(kind: str, text: str) -> tuple[str | None, str | None]:
+    """Classify a timer text: (replacement expression or None, error or None).
+
+    An unquoted ISO literal is returned quoted; a quoted literal must hold valid ISO; anything else
+    is a Python expression evaluated at run time and must at least compile.
+    """
+    text = text.strip()
+    if not text:
+        return None, "the timer has no expression"
+    if text[0] in "\"'":
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = None
+        if isinstance(value, str):
+            return None, iso_timer_error(kind, value.strip())
+    elif _LOOKS_ISO.match(text):
+        error = iso_timer_error(kind, text)
+        return (None, error) if error else (repr(text), None)
+    try:
+        compile(text, "<timer>", "eval")
+    except SyntaxError as exc:
+        return None, f"{text!r} is neither an ISO 8601 literal nor a valid expression ({exc.msg})"
+    return None, None
+
+
+def timer_elements(doc: Document) -> Iterable[etree._Element]:
+    return doc.root.xpath(".//bpmn:timeDate|.//bpmn:timeDuration|.//bpmn:timeCycle", namespaces=NS)
+
+
+def owner_id(node: etree._Element) -> str | None:
+    """The id of the nearest ancestor flow element (skipping event definitions)."""
+    while node is not None:
+        if node.get("id") and not etree.QName(node).localname.endswith("EventDefinition"):
+            return node.get("id")
+        node = node.getparent()
+    return None
+
+
+def normalize_timers(doc: Document) -> list[Problem]:
+    """Quote unquoted ISO literals in place; report timers that can never work."""
+    problems = []
+    for element in timer_elements(doc):
+        replacement, error = timer_expression(etree.QName(element).localname, element.text or "")
+        if error:
+            problems.append(Problem(error, owner_id(element), element.sourceline, doc.name))
+        elif replacement is not None:
+            element.text = replacement
+    return problems
+
+
+# --- checks Spiff would otherwise fail on, with worse messages ------------------------------------
+
+
+def _problem(message: str, node: etree._Element, doc: Document) -> Problem:
+    return Problem(message, element_id=node.get("id"), line=node.sourceline, file=doc.name)
+
+
+def reference_problems(docs: list[Document]) -> list[Problem]:
+    """Call activities and business rule tasks that point at nothing in the bundle."""
+    processes = {
+        p.get("id") for d in docs if d.kind == "bpmn" for p in d.root.xpath(".//bpmn:process", namespaces=NS)
+    }
+    # Spiff registers one decision per DMN file: the first.
+    usable, other = set(), set()
+    for d in (d for d in docs if d.kind == "dmn"):
+        ids = [e.get("id") for e in d.root if etree.QName(e).localname == "decision"]
+        usable.update(ids[:1])
+        other.update(ids[1:])
+    problems = []
+    for doc in (d for d in docs if d.kind == "bpmn"):
+        for call in doc.root.xpath(".//bpmn:callActivity", namespaces=NS):
+            target = call.get("calledElement")
+            if not target:
+                problems.append(_problem("callActivity has no calledElement", call, doc))
+            elif target not in processes:
+                problems.append(_problem(f"called process {target!r} is in none of the files", call, doc))
+        for task in doc.root.xpath(".//bpmn:businessRuleTask", namespaces=NS):
+            ref = decision_ref(task)
+            if ref is None:
+                problems.append(_problem("businessRuleTask names no decision (calledDecisionId or "
+                                         "decisionRef)", task, doc))
+            elif ref in other:
+                problems.append(_problem(f"decision {ref!r} is not the first decision of its DMN file; "
+                                         "put one decision per file", task, doc))
+            elif ref not in usable:
+                problems.append(_problem(f"decision {ref!r} is in none of the DMN files", task, doc))
+    return problems
+
+
+def gateway_problems(doc: Document) -> list[Problem]:
+    """Diverging exclusive/inclusive gateways whose flows cannot all be decided."""
+    problems = []
+    flows: dict[str, list[etree._Element]] = {}
+    for flow in doc.root.xpath(".//bpmn:sequenceFlow", namespaces=NS):
+        flows.setdefault(flow.get("sourceRef"), []).append(flow)
+    for kind in CONDITIONAL_GATEWAYS:
+        for gateway in doc.root.xpath(f".//bpmn:{kind}", namespaces=NS):
+            outgoing = flows.get(gateway.get("id"), [])
+            default = gateway.get("default")
+            if default and default not in {f.get("id") for f in outgoing}:
+                problems.append(_problem(f"default flow {default!r} is not an outgoing flow of this gateway",
+                                         gateway, doc))
+            if len(outgoing) < 2:
+                continue
+            bare = [f.get("id") for f in outgoing if f.get("id") != default and not _condition_text(f)]
+            if bare:
+                why = "are not the gateway's default" if default else "the gateway has no default flow"
+                problems.append(_problem(f"outgoing flows without a condition ({', '.join(bare)}) and {why}",
+                                         gateway, doc))
+    return problems
+
+
+def _condition_text(flow: etree._Element) -> str:
+    return "".join(flow.xpath("./bpmn:conditionExpression/text()", namespaces=NS)).strip()
+
+
+def preflight_problems(docs: list[Document]) -> list[Problem]:
+    """Normalize timers and report what would break the Spiff parse or the first run."""
+    problems = []
+    for doc in (d for d in docs if d.kind == "bpmn"):
+        problems += normalize_timers(doc)
+        problems += gateway_problems(doc)
+    return problems + reference_problems(docs)
+
+
+# --- the API the runtime uses ---------------------------------------------------------------------
+
+
+def parse_definition(files: dict[str, bytes], process_id: str | None = None) -> ParsedDefinition:
+    """Parse a bundle (BPMN, DMN and called-process files) into Spiff specs for one process.
+
+    With ``process_id`` None, the single executable process of the first .bpmn file is taken.
+    Raises DefinitionInvalid listing every problem found at the stage that failed.
+    """
+    docs, problems = load_documents(files)
+    if problems:
+        raise DefinitionInvalid("The process files are not readable XML.", problems)
+    problems = preflight_problems(docs)
+    if problems:
+        raise DefinitionInvalid("The process definition is invalid.", problems)
+    parser = OneWindowParser()
+    for doc in docs:
+        try:
+            if doc.kind == "bpmn":
+                parser.add_bpmn_xml(doc.root, filename=doc.name)
+            else:
+                parser.add_dmn_xml(doc.root, filename=doc.name)
+        except Exception as exc:  # ValidationException and whatever Spiff lets through
+            problems.append(spiff_problem(exc, docs, doc.name))
+    if problems:
+        raise DefinitionInvalid("The process definition is invalid.", problems)
+    process_node = _choose_process(docs, process_id)
+    try:
+        subprocess_specs = parser.get_subprocess_specs(process_node.get("id"))
+        spec = parser.get_spec(process_node.get("id"))
+    except Exception as exc:
+        raise DefinitionInvalid("The process definition is invalid.", [spiff_problem(exc, docs)]) from exc
+    specs = [spec, *subprocess_specs.values()]
+    return ParsedDefinition(
+        process_id=spec.name,
+        name=process_node.get("name"),
+        spec=spec,
+        subprocess_specs=subprocess_specs,
+        process_properties=element_properties(process_node),
+        user_tasks=_user_tasks(specs, parser.lane_names),
+        messages=_catch_messages(specs),
+    )
+
+
+def _choose_process(docs: list[Document], process_id: str | None) -> etree._Element:
+    bpmn = [d for d in docs if d.kind == "bpmn"]
+    if not bpmn:
+        raise DefinitionInvalid("The bundle has no BPMN file.", [Problem("no .bpmn file in the bundle")])
+    if process_id is not None:
+        for doc in bpmn:
+            for node in doc.root.xpath(".//bpmn:process[@id=$pid]", pid=process_id, namespaces=NS):
+                return node
+        problem = Problem(f"process {process_id!r} is in none of the files", field="process_id")
+        raise DefinitionInvalid("Unknown process.", [problem])
+    first = bpmn[0]
+    processes = first.root.xpath("./bpmn:process", namespaces=NS)
+    candidates = [p for p in processes if p.get("isExecutable", "true") == "true"]
+    if len(candidates) != 1:
+        ids = ", ".join(p.get("id") for p in candidates) or "none"
+        raise DefinitionInvalid("Which process?", [Problem(
+            f"expected one executable process in {first.name}, found {len(candidates)} ({ids}); name one",
+            file=first.name, field="process_id")])
+    return candidates[0]
+
+
+def spiff_problem(exc: Exception, docs: list[Document], file: str | None = None) -> Problem:
+    """A Problem from a Spiff exception; Spiff rarely knows the line, so look the element up."""
+    message = exc.args[0] if exc.args else type(exc).__name__
+    notes = [*getattr(exc, "notes", []), *getattr(exc, "__notes__", [])]
+    message = ". ".join(str(p) for p in [message, *notes])
+    if not isinstance(exc, ValidationException):
+        message = f"{type(exc).__name__}: {message}"
+    element_id = getattr(exc, "id", None) or None
+    file = getattr(exc, "file_name", None) or file
+    line = getattr(exc, "line_number", None) or None
+    if element_id and line is None:
+        for doc in sorted(docs, key=lambda d: d.name != file):
+            found = doc.root.xpath(".//*[@id=$eid]", eid=element_id)
+            if found:
+                file, line = doc.name, found[0].sourceline
+                break
+    return Problem(str(message), element_id=element_id, line=line, file=file)
+
+
+def _user_tasks(specs: list[BpmnProcessSpec], lane_names: dict[str, str | None]) -> list[UserTaskInfo]:
+    tasks = []
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if isinstance(task_spec, UserTaskMixin):
+                properties = dict(task_spec.extensions.get("properties", {}))
+                tasks.append(UserTaskInfo(
+                    element_id=task_spec.bpmn_id,
+                    name=task_spec.bpmn_name,
+                    lane=task_spec.lane,
+                    candidate_groups=properties.get("candidateGroups"),
+                    properties=properties,
+                    process_id=spec.name,
+                    lane_name=lane_names.get(task_spec.lane),
+                ))
+    return tasks
+
+
+def _message_events(specs: list[BpmnProcessSpec]) -> Iterable[MessageEventDefinition]:
+    for spec in specs:
+        for task_spec in spec.task_specs.values():
+            if isinstance(task_spec, CatchingEvent):
+                definition = task_spec.event_definition
+                if isinstance(definition, MultipleEventDefinition):
+                    nested = definition.event_definitions
+                    yield from (d for d in nested if isinstance(d, MessageEventDefinition))
+                elif isinstance(definition, MessageEventDefinition):
+                    yield definition
+
+
+def _catch_messages(specs: list[BpmnProcessSpec]) -> set[str]:
+    """Names of messages the process waits for.
+
+    Spiff drops a caught payload unless the event names a variable; ours lands in data[<message name>]
+    unless the designer set ``spiffworkflow:messageVariable``.
+    """
+    names = set()
+    for event in _message_events(specs):
+        if event.name:
+            names.add(event.name)
+            if getattr(event, "message_var", "") is None:
+                event.message_var = event.name
+    return names
