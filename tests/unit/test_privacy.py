@@ -111,3 +111,7 @@ def test_filter_never_drops_records():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "plain", None, None)
     assert PersonalDataFilter().filter(record) is True
     assert record.getMessage() == "plain"
+
+
+def test_mask_phone_keeps_an_extension():
+    assert mask_phone("0591-87654321转12") == "0591-****4321转12"
