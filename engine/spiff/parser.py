@@ -434,7 +434,14 @@ def spiff_problem(exc: Exception, docs: list[Document], file: str | None = None)
             if found:
                 file, line = doc.name, found[0].sourceline
                 break
-    return Problem(str(message), element_id=element_id, line=line, file=file)
+    return Problem(tidy_message(str(message)), element_id=element_id, line=line, file=file)
+
+
+def tidy_message(message: str) -> str:
+    """Schema messages spell namespaces out in full; designers know them as prefixes."""
+    for prefix, uri in NS.items():
+        message = message.replace(f"{{{uri}}}", f"{prefix}:")
+    return message
 
 
 def _user_tasks(specs: list[BpmnProcessSpec], lane_names: dict[str, str | None]) -> list[UserTaskInfo]:

@@ -1,0 +1,224 @@
+"""Lint a process bundle: every problem at once, each with file, line and element id.
+
+Deploy runs this first, so a designer sees the whole list rather than one error per attempt. The last
+step is the real parse (:func:`engine.spiff.parser.parse_definition`), so an empty list means the
+bundle parses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+
+from lxml import etree
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
+from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
+from SpiffWorkflow.spiff.parser.process import VALIDATOR
+
+from engine.errors import DefinitionInvalid, Problem
+from engine.spiff.parser import (
+    CONDITIONAL_GATEWAYS,
+    NS,
+    Document,
+    element_properties,
+    load_documents,
+    owner_id,
+    parse_definition,
+    preflight_problems,
+    property_sources,
+    tidy_message,
+    timer_elements,
+    timer_expression,
+)
+
+CLOCK_VALUES = ("start", "stop", "pause")
+WORKING_DAY_PROPERTIES = ("dueWorkingDays", "promisedWorkingDays")
+
+ScriptCheck = Callable[[str, bool], list[str]]
+
+
+def lint(files: dict[str, bytes], process_id: str | None = None) -> list[Problem]:
+    """Every problem in the bundle; an empty list means :func:`parse_definition` succeeds."""
+    docs, problems = load_documents(files)
+    check = _script_checker()
+    for doc in docs:
+        problems += schema_problems(doc)
+        if doc.kind == "bpmn":
+            problems += lane_problems(doc) + default_flow_problems(doc) + property_problems(doc)
+            problems += bpmn_script_problems(doc, check)
+        else:
+            problems += dmn_script_problems(doc, check)
+    problems += preflight_problems(docs)
+    try:
+        parse_definition(files, process_id)
+    except DefinitionInvalid as exc:
+        problems += exc.problems
+    except Exception as exc:  # a parser bug must still reach the designer as a problem, not a 500
+        problems.append(Problem(f"the parser failed: {type(exc).__name__}: {exc}"))
+    order = {name: i for i, name in enumerate(files)}
+    unique = list(dict.fromkeys(problems))
+    return sorted(unique, key=lambda p: (order.get(p.file, len(order)), p.line or 0))
+
+
+# --- schema ---------------------------------------------------------------------------------------
+
+
+@cache
+def _dmn_validator(namespace: str) -> BpmnValidator | None:
+    schema = DMN_SCHEMAS.get(namespace)
+    return BpmnValidator(schema) if schema else None
+
+
+def schema_problems(doc: Document) -> list[Problem]:
+    """All XML Schema violations (the parse stops at the first)."""
+    if doc.kind == "bpmn":
+        validator = VALIDATOR
+        validator.preprocess(doc.root)
+    else:
+        validator = _dmn_validator(etree.QName(doc.root).namespace)
+        if validator is None:
+            return []
+    schema = validator.validator
+    if schema.validate(doc.root):
+        return []
+    return [Problem(tidy_message(e.message), line=e.line, file=doc.name) for e in schema.error_log]
+
+
+# --- BPMN conventions -----------------------------------------------------------------------------
+
+
+def _problem(message: str, node: etree._Element, doc: Document) -> Problem:
+    return Problem(message, element_id=node.get("id"), line=node.sourceline, file=doc.name)
+
+
+def lane_problems(doc: Document) -> list[Problem]:
+    """In a process with lanes, a user task needs a lane or its own candidateGroups."""
+    problems = []
+    for process in doc.root.xpath(".//bpmn:process", namespaces=NS):
+        lanes = process.xpath("./bpmn:laneSet//bpmn:lane", namespaces=NS)
+        if not lanes:
+            continue
+        refs = process.xpath("./bpmn:laneSet//bpmn:flowNodeRef/text()", namespaces=NS)
+        placed = {ref.strip() for ref in refs}
+        for task in process.xpath(".//bpmn:userTask", namespaces=NS):
+            chain = [task, *task.iterancestors()]
+            in_lane = any(node.get("id") in placed for node in chain[: chain.index(process)])
+            if not in_lane and not element_properties(task).get("candidateGroups"):
+                problems.append(_problem("user task is in no lane and has no candidateGroups property: "
+                                         "nobody could claim it", task, doc))
+    return problems
+
+
+def default_flow_problems(doc: Document) -> list[Problem]:
+    """A default flow is taken when nothing else matches; a condition on it is silently ignored."""
+    problems = []
+    for kind in CONDITIONAL_GATEWAYS:
+        for gateway in doc.root.xpath(f".//bpmn:{kind}[@default]", namespaces=NS):
+            flow = doc.root.xpath(".//bpmn:sequenceFlow[@id=$fid]", fid=gateway.get("default"), namespaces=NS)
+            if flow and "".join(flow[0].xpath("./bpmn:conditionExpression/text()", namespaces=NS)).strip():
+                problems.append(_problem(f"default flow {gateway.get('default')!r} also carries a condition, "
+                                         "which is never evaluated", gateway, doc))
+    return problems
+
+
+def property_problems(doc: Document) -> list[Problem]:
+    """Properties the engine reads must hold values it understands."""
+    problems = []
+    for node in doc.root.xpath(".//*[bpmn:extensionElements]", namespaces=NS):
+        seen: dict[str, tuple[str, str]] = {}
+        for dialect, found in property_sources(node):
+            for name, value in found.items():
+                if name in seen and seen[name][1] != value:
+                    problems.append(_problem(f"property {name!r} is {seen[name][1]!r} in {seen[name][0]} "
+                                             f"but {value!r} in {dialect}", node, doc))
+                seen[name] = (dialect, value)
+        properties = element_properties(node)
+        for name in WORKING_DAY_PROPERTIES:
+            value = properties.get(name)
+            if value is not None and not (value.strip().isdigit() and int(value) > 0):
+                problems.append(_problem(f"{name} must be a whole number of working days, not {value!r}",
+                                         node, doc))
+        clock = properties.get("clock")
+        if clock is not None and clock.strip() not in CLOCK_VALUES:
+            allowed = ", ".join(CLOCK_VALUES)
+            problems.append(_problem(f"clock must be one of {allowed}, not {clock!r}", node, doc))
+        if properties.get("candidateGroups", "x").strip() in ("", "="):
+            problems.append(_problem("candidateGroups is empty", node, doc))
+    return problems
+
+
+# --- scripts and expressions ----------------------------------------------------------------------
+
+
+def _script_checker() -> ScriptCheck:
+    """The sandbox's own static check; until it exists, a plain syntax check."""
+    try:
+        from engine.spiff.script_engine import check_script
+    except ModuleNotFoundError as exc:
+        if exc.name != "engine.spiff.script_engine":
+            raise
+        return _syntax_errors
+    return lambda source, expression: check_script(source, expression=expression)
+
+
+def _syntax_errors(source: str, expression: bool) -> list[str]:
+    try:
+        compile(source.strip() if expression else source, "<string>", "eval" if expression else "exec")
+    except SyntaxError as exc:
+        return [f"Line {exc.lineno}: SyntaxError: {exc.msg}"]
+    return []
+
+
+def _checked(what: str, source: str, expression: bool, node, doc: Document, check: ScriptCheck,
+             element_id: str | None = None) -> list[Problem]:
+    return [
+        Problem(f"{what} refused: {message}", element_id=element_id or owner_id(node), line=node.sourceline,
+                file=doc.name)
+        for message in check(source, expression)
+    ]
+
+
+def bpmn_script_problems(doc: Document, check: ScriptCheck) -> list[Problem]:
+    """Scripts, conditions, timer and candidate-group expressions the sandbox would refuse."""
+    problems = []
+    for node in doc.root.xpath(".//bpmn:scriptTask/bpmn:script", namespaces=NS):
+        problems += _checked("script", node.text or "", False, node, doc, check)
+    for node in doc.root.xpath(".//spiffworkflow:preScript|.//spiffworkflow:postScript", namespaces=NS):
+        problems += _checked(etree.QName(node).localname, node.text or "", False, node, doc, check)
+    for node in doc.root.xpath(".//bpmn:conditionExpression", namespaces=NS):
+        if (node.text or "").strip():
+            problems += _checked("condition", node.text, True, node, doc, check)
+    for node in timer_elements(doc):
+        replacement, error = timer_expression(etree.QName(node).localname, node.text or "")
+        if error is None and replacement is None:  # an expression, evaluated at run time
+            problems += _checked("timer expression", node.text, True, node, doc, check)
+    for node in doc.root.xpath(".//bpmn:userTask", namespaces=NS):
+        groups = element_properties(node).get("candidateGroups", "").strip()
+        if groups.startswith("=") and groups[1:].strip():
+            problems += _checked("candidateGroups expression", groups[1:], True, node, doc, check)
+    return problems
+
+
+def dmn_script_problems(doc: Document, check: ScriptCheck) -> list[Problem]:
+    """DMN input expressions and cells are Python expressions run by the same sandbox."""
+    problems = []
+    for node in doc.root.xpath(".//*[local-name()='inputExpression' or local-name()='outputEntry']"):
+        text = "".join(node.xpath("./*[local-name()='text']/text()")).strip()
+        if text:
+            problems += _checked("DMN expression", text, True, node, doc, check, node.get("id"))
+    for node in doc.root.xpath(".//*[local-name()='inputEntry']"):
+        text = "".join(node.xpath("./*[local-name()='text']/text()")).strip()
+        if text and text != "-":
+            problems += _input_entry_problems(text, node, doc, check)
+    return problems
+
+
+def _input_entry_problems(text: str, node, doc: Document, check: ScriptCheck) -> list[Problem]:
+    # Spiff reads a cell as a value to compare with (`"food"`), a test with `?` (`? in ("a", "b")`)
+    # or an operator tail (`< 5`), in that order.
+    candidates = [text.replace("?", "dmninputexpr"), f"dmninputexpr {text}"]
+    for candidate in candidates:
+        if not _syntax_errors(candidate, True):
+            return _checked("DMN input entry", candidate, True, node, doc, check, node.get("id"))
+    return [Problem(f"DMN input entry {text!r} is neither a value, a ?-test nor an operator tail",
+                    element_id=node.get("id"), line=node.sourceline, file=doc.name)]
