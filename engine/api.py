@@ -1,0 +1,129 @@
+"""The kernel's HTTP API: tokens, definitions, cases, messages."""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from engine import cases, definitions, identity
+from engine.errors import Forbidden, Invalid, Problem
+from engine.openapi import document, operation
+from engine.web import current_actor, json_body, login_required, reading, unit_of_work
+
+bp = Blueprint("engine_api", __name__, url_prefix="/api")
+
+
+@bp.post("/auth/token")
+@operation("Exchange username and password for a bearer token", tag="auth", auth=False,
+           body={"username": "string", "password": "string"}, returns={"token": "string"})
+def token():
+    body = json_body()
+    with unit_of_work() as uow:
+        user = identity.authenticate(uow.session, str(body.get("username", "")), str(body.get("password", "")))
+        value = identity.issue_token(uow.session, user)
+    return jsonify({"token": value, "token_type": "Bearer"})
+
+
+@bp.get("/me")
+@login_required
+@operation("Who am I: groups, supervised groups, admin flag", tag="auth")
+def me():
+    actor = current_actor()
+    return jsonify({"username": actor.username, "display_name": actor.display_name,
+                    "groups": sorted(actor.groups), "supervises": sorted(actor.supervises),
+                    "admin": actor.is_admin})
+
+
+def _uploaded_files() -> dict[str, bytes]:
+    if request.files:
+        files = {f.filename or f"file{i}.bpmn": f.read() for i, f in enumerate(request.files.getlist("file"))}
+        files.update({f.filename or k: f.read() for k, f in request.files.items() if k != "file"})
+        return files
+    if request.data:
+        name = request.args.get("name", "process.bpmn")
+        return {name: request.data}
+    raise Invalid("send the BPMN as the request body or as multipart field 'file'",
+                  [Problem("no file", field="file")])
+
+
+@bp.post("/definitions")
+@login_required
+@operation("Deploy a BPMN file (with its DMN and called processes)", tag="definitions",
+           body="BPMN XML or multipart 'file' fields", returns={"process_id": "string", "version": "integer"},
+           errors=(403, 422))
+def deploy():
+    actor = current_actor()
+    if not actor.is_admin:
+        raise Forbidden("only administrators deploy definitions")
+    files = _uploaded_files()
+    with unit_of_work() as uow:
+        result = definitions.deploy(uow.session, files, actor=actor.username,
+                                    process_id=request.args.get("process_id"))
+    status = 201 if result.created else 200
+    return jsonify({"process_id": result.process_id, "version": result.version,
+                    "created": result.created}), status
+
+
+@bp.get("/definitions")
+@login_required
+@operation("List deployed definitions and their versions", tag="definitions")
+def list_definitions():
+    with reading() as s:
+        rows = definitions.list_definitions(s)
+        out = [{"process_id": d.process_id, "version": d.version, "name": d.name,
+                "content_hash": d.content_hash, "deployed_at": d.deployed_at.isoformat(),
+                "deployed_by": d.deployed_by} for d in rows]
+    return jsonify(out)
+
+
+@bp.post("/cases")
+@login_required
+@operation("Start a case on the latest version of a process (integration entry)", tag="cases",
+           body={"process_id": "string", "data": "object"}, returns={"case_no": "string"}, errors=(404, 422))
+def start_case():
+    body = json_body()
+    process_id = body.get("process_id")
+    if not isinstance(process_id, str) or not process_id:
+        raise Invalid("process_id is required", [Problem("required", field="process_id")])
+    with unit_of_work() as uow:
+        case = cases.start_case(uow, process_id, body.get("data") or {}, current_actor())
+        case_no = case.case_no
+    return jsonify({"case_no": case_no, "status": case.status}), 201, {
+        "Location": url_for("engine_api.get_case", case_no=case_no)}
+
+
+@bp.get("/cases/<case_no>")
+@login_required
+@operation("A case: status, data, open tasks and its whole history", tag="cases", errors=(404,))
+def get_case(case_no: str):
+    with reading() as s:
+        case = cases.case_by_no(s, case_no)
+        return jsonify(cases.case_view(s, case))
+
+
+@bp.post("/cases/<case_no>/messages/<name>")
+@login_required
+@operation("Deliver a message to a case", tag="cases", body={"payload": "object"}, errors=(404, 409))
+def message(case_no: str, name: str):
+    body = json_body(required=False)
+    with unit_of_work() as uow:
+        case = cases.deliver_message(uow, case_no, name, body.get("payload"), current_actor())
+        status = case.status
+    return jsonify({"case_no": case_no, "status": status})
+
+
+@bp.post("/cases/<case_no>/cancel")
+@login_required
+@operation("Cancel a running case (administrators)", tag="cases", body={"reason": "string"})
+def cancel(case_no: str):
+    actor = current_actor()
+    if not actor.is_admin:
+        raise Forbidden("only administrators cancel cases")
+    body = json_body(required=False)
+    with unit_of_work() as uow:
+        cases.cancel(uow, case_no, actor, str(body.get("reason", "")))
+    return jsonify({"case_no": case_no, "status": "cancelled"})
+
+
+@bp.get("/openapi.json")
+def openapi():
+    return jsonify(document())

@@ -1,0 +1,89 @@
+"""The Dramatiq broker: in-process (StubBroker plus a worker thread) by default, Redis when configured.
+
+Actors are declared with :func:`actor` so that :func:`configure` can bind them to whichever broker
+the composition root chooses, after import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications, TimeLimit
+
+_actors: list[dramatiq.Actor] = []
+_broker: dramatiq.Broker | None = None
+_worker: dramatiq.Worker | None = None
+_lock = threading.Lock()
+
+
+def _middleware() -> list:
+    return [AgeLimit(), TimeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(), Retries()]
+
+
+def get_broker() -> dramatiq.Broker:
+    global _broker
+    with _lock:
+        if _broker is None:
+            _broker = StubBroker(middleware=_middleware())
+            _broker.emit_after("process_boot")
+            dramatiq.set_broker(_broker)
+        return _broker
+
+
+def actor(fn: Callable | None = None, **options):
+    """Declare a Dramatiq actor on the project's broker (see module doc)."""
+
+    def decorate(f):
+        a = dramatiq.actor(f, broker=get_broker(), **options)
+        _actors.append(a)
+        return a
+
+    return decorate(fn) if fn is not None else decorate
+
+
+def configure(redis_url: str | None) -> dramatiq.Broker:
+    """Choose the broker: Redis at ``redis_url``, else the in-process stub. Rebinds every actor."""
+    global _broker
+    if redis_url:
+        from dramatiq.brokers.redis import RedisBroker
+
+        broker: dramatiq.Broker = RedisBroker(url=redis_url, middleware=_middleware())
+    else:
+        broker = StubBroker(middleware=_middleware())
+        broker.emit_after("process_boot")
+    with _lock:
+        _broker = broker
+    dramatiq.set_broker(broker)
+    for a in _actors:
+        a.broker = broker
+        broker.declare_actor(a)
+    return broker
+
+
+def start_in_process_worker(threads: int = 1) -> dramatiq.Worker:
+    """Run a worker thread inside this process (the embedded default)."""
+    global _worker
+    if _worker is None:
+        _worker = dramatiq.Worker(get_broker(), worker_threads=threads, worker_timeout=100)
+        _worker.start()
+    return _worker
+
+
+def stop_in_process_worker() -> None:
+    global _worker
+    if _worker is not None:
+        _worker.stop()
+        _worker = None
+
+
+def drain(timeout_ms: int = 10_000) -> None:
+    """Wait until every queue of the in-process broker is empty (tests and drills)."""
+    broker = get_broker()
+    if isinstance(broker, StubBroker):
+        for queue in list(broker.queues):
+            broker.join(queue, timeout=timeout_ms, fail_fast=True)
+        if _worker is not None:
+            _worker.join()

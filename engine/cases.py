@@ -1,0 +1,363 @@
+"""Cases: start, complete a user task, claim, deliver a message, fire timers, cancel.
+
+Every function here is one state change inside the caller's unit of work: lock the case row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite serialises writers at BEGIN IMMEDIATE), check the
+optimistic version, run SpiffWorkflow, save the state, update the task rows and timers, append the
+history. Nothing here commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import clock, events, office
+from engine.db import UnitOfWork
+from engine.definitions import latest
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
+from engine.identity import Actor
+from engine.models import Case, CaseEvent, ProcessDefinition, Task, Timer
+from engine.spiff import runtime
+from engine.spiff.runtime import SPECS, StepResult
+
+OPEN_STATES = ("open", "claimed")
+
+
+@dataclass
+class Loaded:
+    case: Case
+    workflow: Any
+
+
+def _lock_case(uow: UnitOfWork, case_id: int) -> Case:
+    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
+    if uow.is_postgres:
+        stmt = stmt.with_for_update(of=Case)
+    case = uow.session.scalar(stmt)
+    if case is None:
+        raise NotFound("no such case")
+    return case
+
+
+def case_by_no(session: Session, case_no: str) -> Case:
+    case = session.scalar(select(Case).where(Case.case_no == case_no))
+    if case is None:
+        raise NotFound(f"no case {case_no}")
+    return case
+
+
+def _load(case: Case) -> Any:
+    loaded = SPECS.get(case.definition_id, case.definition.content_hash, case.definition.spec_json)
+    return runtime.load(case.state, loaded, case.serializer_version)
+
+
+def open_case(uow: UnitOfWork, case_no: str) -> Loaded:
+    """Lock a case by number and restore its workflow (for feature services acting on it)."""
+    case = _lock_case(uow, case_by_no(uow.session, case_no).id)
+    return Loaded(case, _load(case))
+
+
+def _next_case_no(case_id: int) -> str:
+    day = clock.now().astimezone(office.zone).strftime("%Y%m%d")
+    return f"{office.case_prefix}{day}{case_id:07d}"
+
+
+def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Actor, *,
+               service_code: str | None = None, subject: str | None = None,
+               definition: ProcessDefinition | None = None, meta: dict[str, Any] | None = None) -> Case:
+    """Start a case on the latest version of ``process_id`` and run it to its first wait.
+
+    ``meta`` is recorded on the case_started event for subscribers (e.g. the service item's limits:
+    promised_working_days, statutory_working_days, warning_working_days).
+    """
+    data = runtime.validate_data(data)
+    definition = definition or latest(uow.session, process_id)
+    loaded = SPECS.get(definition.id, definition.content_hash, definition.spec_json)
+    wf = runtime.new_workflow(loaded, data)
+    now = clock.now()
+    case = Case(
+        definition_id=definition.id, process_id=definition.process_id, status="running", state="{}",
+        serializer_version=runtime.SERIALIZER_VERSION, subject=subject, service_code=service_code,
+        summary={}, created_at=now, updated_at=now, created_by=actor.username,
+    )
+    case.definition = definition
+    uow.session.add(case)
+    uow.session.flush()
+    case.case_no = _next_case_no(case.id)
+    events.record(uow, case.id, events.CASE_STARTED, actor=actor.username,
+                  data={"process_id": definition.process_id, "version": definition.version,
+                        "service_code": service_code, "process_properties": definition.properties,
+                        **(meta or {})})
+    result = runtime.start(wf)
+    _save(uow, case, wf, result, actor)
+    return case
+
+
+def _task_for_update(uow: UnitOfWork, task_id: str) -> tuple[Task, Case]:
+    task = uow.session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    case = _lock_case(uow, task.case_id)
+    task = uow.session.scalar(
+        select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
+    )
+    return task, case
+
+
+def _check_may_act(task: Task, actor: Actor) -> None:
+    if not actor.may_work(task.group):
+        raise Forbidden(f"task {task.id} belongs to group '{task.group}'")
+
+
+def _check_open_for(task: Task, actor: Actor) -> None:
+    if task.state == "completed":
+        raise Conflict(f"the task was already completed by {task.completed_by}", holder=task.completed_by)
+    if task.state == "cancelled":
+        raise Conflict("the task was cancelled", holder=None)
+    if task.state == "claimed" and task.assignee != actor.username:
+        raise Conflict(f"the task is claimed by {task.assignee}", holder=task.assignee)
+
+
+def claim(uow: UnitOfWork, task_id: str, actor: Actor, expected_version: int | None = None) -> Task:
+    task, case = _task_for_update(uow, task_id)
+    _check_may_act(task, actor)
+    _check_open_for(task, actor)
+    _check_version(task, expected_version)
+    if task.state == "claimed":
+        return task  # already mine: a double click is not an error
+    task.state, task.assignee = "claimed", actor.username
+    events.record(uow, case.id, "task_claimed", actor=actor.username, element_id=task.element_id,
+                  task_id=task.id)
+    case.updated_at = clock.now()
+    uow.session.flush()
+    return task
+
+
+def unclaim(uow: UnitOfWork, task_id: str, actor: Actor) -> Task:
+    task, case = _task_for_update(uow, task_id)
+    _check_may_act(task, actor)
+    _check_open_for(task, actor)
+    if task.state != "claimed":
+        raise Conflict("the task is not claimed")
+    task.state, task.assignee = "open", None
+    events.record(uow, case.id, "task_unclaimed", actor=actor.username, element_id=task.element_id,
+                  task_id=task.id)
+    uow.session.flush()
+    return task
+
+
+def assign(uow: UnitOfWork, task_id: str, actor: Actor, to_user: str, *, kind: str, reason: str = "",
+           allowed: bool) -> Task:
+    """Hand a task to ``to_user`` (delegate or reassign; the caller decides who is ``allowed``)."""
+    task, case = _task_for_update(uow, task_id)
+    if not allowed:
+        raise Forbidden(f"you may not {kind} this task")
+    if task.state not in OPEN_STATES:
+        _check_open_for(task, actor)
+    previous = task.assignee
+    task.state, task.assignee = "claimed", to_user
+    events.record(uow, case.id, f"task_{kind}", actor=actor.username, element_id=task.element_id,
+                  task_id=task.id, data={"from": previous, "to": to_user, "reason": reason})
+    uow.session.flush()
+    return task
+
+
+def _check_version(task: Task, expected: int | None) -> None:
+    if expected is not None and expected != task.version:
+        raise Conflict(f"the task changed meanwhile (version {task.version}, you had {expected})",
+                       holder=task.assignee)
+
+
+def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
+             expected_version: int | None = None, history: dict[str, Any] | None = None) -> Case:
+    """Complete a user task with form data and run the case on to its next wait."""
+    data = runtime.validate_data(data)
+    task, case = _task_for_update(uow, task_id)
+    _check_may_act(task, actor)
+    _check_open_for(task, actor)
+    _check_version(task, expected_version)
+    wf = _load(case)
+    result = runtime.complete_user_task(wf, task_id, data)
+    now = clock.now()
+    task.state, task.completed_at, task.completed_by, task.data = "completed", now, actor.username, data
+    if task.assignee is None:
+        task.assignee = actor.username
+    events.record(uow, case.id, events.TASK_COMPLETED, actor=actor.username, element_id=task.element_id,
+                  task_id=task.id, data={"data": data, **(history or {}), "group": task.group})
+    _save(uow, case, wf, result, actor, completed_task=task_id)
+    return case
+
+
+def deliver_message(uow: UnitOfWork, case_no: str, name: str, payload: Any, actor: Actor) -> Case:
+    """Deliver message ``name`` to one case (correlation is the case itself)."""
+    if not name or len(name) > 128:
+        raise Invalid("bad message name", [Problem("a message name is required", field="name")])
+    case = _lock_case(uow, case_by_no(uow.session, case_no).id)
+    if case.status != "running":
+        raise Conflict(f"case {case_no} is {case.status}")
+    wf = _load(case)
+    result = runtime.deliver_message(wf, name, payload)
+    events.record(uow, case.id, "message_received", actor=actor.username,
+                  data={"name": name, "payload": payload})
+    _save(uow, case, wf, result, actor)
+    return case
+
+
+def fire_timers(uow: UnitOfWork, case_id: int, actor: Actor) -> list[str]:
+    """Fire this case's timers that are due by the system clock; returns the element ids fired."""
+    case = _lock_case(uow, case_id)
+    if case.status != "running":
+        return []
+    due = [t for t in uow.session.scalars(select(Timer).where(Timer.case_id == case_id))
+           if t.due_at <= clock.now()]
+    if not due:
+        return []
+    wf = _load(case)
+    result = runtime.fire_timers(wf)
+    fired = [t.element_id for t in due]
+    for t in due:
+        events.record(uow, case.id, "timer_fired", actor=actor.username, element_id=t.element_id,
+                      data={"due_at": t.due_at.isoformat()})
+    _save(uow, case, wf, result, actor)
+    return fired
+
+
+def due_timer_cases(session: Session, limit: int = 500) -> list[int]:
+    return list(session.scalars(
+        select(Timer.case_id).where(Timer.due_at <= clock.now()).group_by(Timer.case_id).limit(limit)
+    ))
+
+
+def cancel(uow: UnitOfWork, case_no: str, actor: Actor, reason: str) -> Case:
+    case = _lock_case(uow, case_by_no(uow.session, case_no).id)
+    if case.status != "running":
+        raise Conflict(f"case {case_no} is {case.status}")
+    wf = _load(case)
+    runtime.cancel(wf)
+    events.record(uow, case.id, "case_cancelled", actor=actor.username, data={"reason": reason})
+    _save(uow, case, wf, StepResult(), actor, cancelled=True)
+    return case
+
+
+def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor, *,
+          completed_task: str | None = None, cancelled: bool = False) -> None:
+    session, now = uow.session, clock.now()
+    for task_id, element_id, props in result.completed_elements:
+        if task_id == completed_task:
+            continue
+        if props or element_id:
+            events.record(uow, case.id, events.ELEMENT_COMPLETED, actor=actor.username,
+                          element_id=element_id, task_id=task_id, data={"properties": props})
+    ready = {t.id: t for t in runtime.ready_user_tasks(wf)}
+    rows = {t.id: t for t in session.scalars(
+        select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))}
+    for task_id, row in rows.items():
+        if task_id not in ready:
+            row.state = "cancelled"
+            row.completed_at = now
+            events.record(uow, case.id, events.TASK_CANCELLED, actor=actor.username,
+                          element_id=row.element_id, task_id=task_id)
+    for task_id, view in ready.items():
+        if task_id in rows:
+            continue
+        if not view.candidate_group:
+            raise Invalid(f"user task {view.element_id} has no candidate group (lane or candidateGroups)",
+                          [Problem("no candidate group", element_id=view.element_id)])
+        session.add(Task(
+            id=task_id, case_id=case.id, case_no=case.case_no, process_id=case.process_id,
+            service_code=case.service_code, element_id=view.element_id, name=view.name,
+            group=view.candidate_group, state="open", properties=view.properties, created_at=now,
+        ))
+        events.record(uow, case.id, events.TASK_CREATED, actor=actor.username, element_id=view.element_id,
+                      task_id=task_id, data={"group": view.candidate_group, "properties": view.properties})
+    _sync_waits(uow, case, wf, actor)
+    _sync_timers(uow, case, wf)
+    case.state = runtime.dump(wf)
+    case.serializer_version = runtime.SERIALIZER_VERSION
+    case.updated_at = now
+    if cancelled:
+        case.status, case.ended_at = "cancelled", now
+        events.record(uow, case.id, events.CASE_ENDED, actor=actor.username, data={"outcome": "cancelled"})
+    elif runtime.is_complete(wf):
+        case.status, case.ended_at = "completed", now
+        data = runtime.data_of(wf)
+        events.record(uow, case.id, events.CASE_ENDED, actor=actor.username,
+                      data={"outcome": data.get("result") or data.get("outcome") or "completed",
+                            "end": _end_element(wf)})
+    session.flush()
+
+
+def _end_element(wf: Any) -> str | None:
+    last = wf.last_task
+    return last.task_spec.bpmn_id if last is not None else None
+
+
+def _sync_waits(uow: UnitOfWork, case: Case, wf: Any, actor: Actor) -> None:
+    before = dict((case.summary or {}).get("waiting", {}))
+    now_waiting = {tid: (eid, props) for tid, eid, props in runtime.waiting_elements(wf)}
+    for tid, (eid, props) in now_waiting.items():
+        if tid not in before:
+            events.record(uow, case.id, events.CASE_WAITING, actor=actor.username, element_id=eid,
+                          task_id=tid, data={"properties": props})
+    for tid, eid in before.items():
+        if tid not in now_waiting:
+            events.record(uow, case.id, events.CASE_RESUMED, actor=actor.username, element_id=eid,
+                          task_id=tid)
+    summary = dict(case.summary or {})
+    summary["waiting"] = {tid: eid for tid, (eid, _p) in now_waiting.items()}
+    case.summary = summary
+
+
+def _sync_timers(uow: UnitOfWork, case: Case, wf: Any) -> None:
+    session = uow.session
+    current = {t.id: t for t in session.scalars(select(Timer).where(Timer.case_id == case.id))}
+    wanted = {t.id: t for t in runtime.waiting_timers(wf)} if case.status == "running" else {}
+    for tid, row in current.items():
+        if tid not in wanted:
+            session.delete(row)
+        elif row.due_at != wanted[tid].due_at:
+            row.due_at = wanted[tid].due_at
+    for tid, view in wanted.items():
+        if tid not in current:
+            session.add(Timer(id=tid, case_id=case.id, element_id=view.element_id, due_at=view.due_at))
+
+
+def case_view(session: Session, case: Case, *, with_data: bool = True) -> dict[str, Any]:
+    """Status, data, open tasks and the whole history of one case."""
+    tasks = session.scalars(select(Task).where(Task.case_id == case.id).order_by(Task.created_at, Task.id))
+    history = session.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id))
+    view = {
+        "case_no": case.case_no,
+        "process_id": case.process_id,
+        "version": case.definition.version,
+        "status": case.status,
+        "service_code": case.service_code,
+        "subject": case.subject,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
+        "ended_at": case.ended_at.isoformat() if case.ended_at else None,
+        "waiting_for": sorted(set((case.summary or {}).get("waiting", {}).values())),
+        "open_tasks": [task_dict(t) for t in tasks if t.state in OPEN_STATES],
+        "history": [
+            {"what": e.kind, "who": e.actor, "when": e.at.isoformat(), "element_id": e.element_id,
+             "task_id": e.task_id, "data": e.data}
+            for e in history
+        ],
+    }
+    if with_data:
+        view["data"] = runtime.data_of(_load(case))
+    return view
+
+
+def task_dict(t: Task) -> dict[str, Any]:
+    return {
+        "id": t.id, "case_no": t.case_no, "process_id": t.process_id, "service": t.service_code,
+        "name": t.name, "element_id": t.element_id, "group": t.group, "assignee": t.assignee,
+        "state": t.state, "version": t.version,
+        "created_at": t.created_at.isoformat(), "due_date": t.due_at.isoformat() if t.due_at else None,
+        "sla_level": t.sla_level, "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+        "completed_by": t.completed_by,
+    }

@@ -1,0 +1,147 @@
+"""Users, groups, supervisors and bearer tokens; the acting user as a plain value."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from engine import clock
+from engine.errors import Invalid, NotFound, Problem, Unauthorized
+from engine.models import ApiToken, Membership, Supervision, User
+
+_hasher = PasswordHasher()
+TOKEN_LIFETIME = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: passed into every service call (services never look it up themselves)."""
+
+    username: str
+    groups: frozenset[str] = frozenset()
+    supervises: frozenset[str] = frozenset()
+    is_admin: bool = False
+    display_name: str = ""
+
+    def may_work(self, group: str | None) -> bool:
+        return group is not None and (group in self.groups or group in self.supervises)
+
+    def supervises_group(self, group: str | None) -> bool:
+        return group is not None and group in self.supervises
+
+    @property
+    def visible_groups(self) -> frozenset[str]:
+        return self.groups | self.supervises
+
+
+SYSTEM = Actor("system")
+
+
+def actor_of(user: User) -> Actor:
+    return Actor(
+        user.username, frozenset(user.groups), frozenset(user.supervises), user.is_admin,
+        user.display_name or user.username,
+    )
+
+
+def _check_names(names: list[str], field: str) -> list[str]:
+    out = []
+    for n in names:
+        n = n.strip()
+        if not n:
+            continue
+        if not n.replace("_", "").replace("-", "").isalnum():
+            raise Invalid("bad group name", [Problem(f"'{n}' is not a valid group name", field=field)])
+        out.append(n)
+    return out
+
+
+def add_user(session: Session, username: str, password: str, *, groups: list[str] | None = None,
+             supervises: list[str] | None = None, admin: bool = False, display_name: str = "",
+             email: str | None = None) -> User:
+    """Create or update a user (re-running with the same name replaces password and groups)."""
+    problems = []
+    if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        problems.append(Problem("letters, digits, '.', '_' or '-' only", field="username"))
+    if len(password or "") < 8:
+        problems.append(Problem("at least 8 characters", field="password"))
+    if problems:
+        raise Invalid("invalid user", problems)
+    groups = _check_names(groups or [], "groups")
+    supervises = _check_names(supervises or [], "supervises")
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        user = User(username=username, password_hash="", created_at=clock.now())
+        session.add(user)
+    user.password_hash = _hasher.hash(password)
+    user.is_admin = admin
+    user.display_name = display_name or user.display_name or username
+    user.email = email or user.email
+    user.memberships = [Membership(group=g) for g in sorted(set(groups))]
+    user.supervisions = [Supervision(group=g) for g in sorted(set(supervises))]
+    session.flush()
+    return user
+
+
+def authenticate(session: Session, username: str, password: str) -> User:
+    user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
+    if user is None:
+        _hasher.hash(password or "x")  # same cost whether or not the user exists
+        raise Unauthorized("wrong username or password")
+    try:
+        _hasher.verify(user.password_hash, password or "")
+    except (VerificationError, InvalidHashError):
+        raise Unauthorized("wrong username or password") from None
+    return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, user: User) -> str:
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    session.add(ApiToken(token_hash=_digest(token), user_id=user.id, created_at=now,
+                         expires_at=now + TOKEN_LIFETIME))
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None or row.expires_at <= clock.now():
+        raise Unauthorized("the token is unknown or expired")
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        raise Unauthorized("the user is disabled")
+    return user
+
+
+def revoke_token(session: Session, token: str) -> None:
+    session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"no user '{username}'")
+    return user
+
+
+def members_of(session: Session, group: str) -> list[str]:
+    return list(session.scalars(
+        select(User.username).join(Membership).where(Membership.group == group).order_by(User.username)
+    ))
+
+
+def supervisors_of(session: Session, group: str) -> list[User]:
+    return list(session.scalars(
+        select(User).join(Supervision).where(Supervision.group == group).order_by(User.username)
+    ))

@@ -1,0 +1,202 @@
+"""The engine's tables: identities, definitions, cases, open tasks, timers and the event log."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from engine.db import Base, UTCDateTime, utcnow_column_default
+
+JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    password_hash: Mapped[str] = mapped_column(String(256))
+    is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    email: Mapped[str | None] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow_column_default)
+
+    memberships: Mapped[list[Membership]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    supervisions: Mapped[list[Supervision]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+    @property
+    def groups(self) -> list[str]:
+        return sorted(m.group for m in self.memberships)
+
+    @property
+    def supervises(self) -> list[str]:
+        return sorted(s.group for s in self.supervisions)
+
+
+class Membership(Base):
+    __tablename__ = "memberships"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    group: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class Supervision(Base):
+    __tablename__ = "supervisions"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    group: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ProcessDefinition(Base):
+    """One deployed version of a process: its source files and its parsed spec, stored once."""
+
+    __tablename__ = "process_definitions"
+    __table_args__ = (
+        UniqueConstraint("process_id", "version", name="uq_process_definitions_pid_version"),
+        UniqueConstraint("process_id", "content_hash", name="uq_process_definitions_pid_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    process_id: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(256))
+    files: Mapped[dict[str, str]] = mapped_column(JSONType)
+    spec_json: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
+
+
+class Case(Base):
+    """A running (or finished) process instance and its serialized SpiffWorkflow state."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_no: Mapped[str | None] = mapped_column(String(32), unique=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definitions.id"), index=True)
+    process_id: Mapped[str] = mapped_column(String(128), index=True)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # running | completed | cancelled
+    state: Mapped[str] = mapped_column(Text)
+    serializer_version: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str | None] = mapped_column(String(256))  # applicant name etc., for search
+    service_code: Mapped[str | None] = mapped_column(String(64), index=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    flagged: Mapped[str | None] = mapped_column(Text)  # why an administrator must look at it
+    # Filled by the SLA package from the case clock (engine only stores them, so every package can
+    # read them without importing sla): the promised and statutory due dates, and the level.
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    due_date: Mapped[date | None] = mapped_column(Date, index=True)
+    statutory_due_date: Mapped[date | None] = mapped_column(Date)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    sla_level: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_by: Mapped[str | None] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Task(Base):
+    """A queryable row per user task, so lists never load workflow state."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_group_state_due", "group", "state", "due_at", "id"),
+        Index("ix_tasks_assignee_state_due", "assignee", "state", "due_at", "id"),
+        Index("ix_tasks_completed_by", "completed_by", "completed_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    case_no: Mapped[str] = mapped_column(String(32))
+    process_id: Mapped[str] = mapped_column(String(128))
+    service_code: Mapped[str | None] = mapped_column(String(64))
+    element_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(256))
+    group: Mapped[str] = mapped_column(String(64))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # open | claimed | completed | cancelled
+    properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by: Mapped[str | None] = mapped_column(String(64))
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_level: Mapped[str | None] = mapped_column(String(8))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class Timer(Base):
+    """A waiting BPMN timer and the instant it is due; fired by `onewindow tick`."""
+
+    __tablename__ = "timers"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # SpiffWorkflow task id of the event
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    element_id: Mapped[str] = mapped_column(String(128))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+
+
+class CaseEvent(Base):
+    """The case history, append-only: every state change with who, what, when and why.
+
+    Events whose kind is a domain event are also handed to the broker after commit
+    (``dispatched_at`` records it; the tick re-sends any a crash left behind).
+    """
+
+    __tablename__ = "case_events"
+    __table_args__ = (Index("ix_case_events_undispatched", "dispatched_at", "domain"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    actor: Mapped[str | None] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    element_id: Mapped[str | None] = mapped_column(String(128))
+    task_id: Mapped[str | None] = mapped_column(String(36))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    domain: Mapped[bool] = mapped_column(Boolean, default=False)
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class EventDelivery(Base):
+    """Which subscriber has handled which domain event: makes redelivery a no-op."""
+
+    __tablename__ = "event_deliveries"
+
+    event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id", ondelete="CASCADE"), primary_key=True)
+    handler: Mapped[str] = mapped_column(String(128), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,51 @@
+"""The web shell: log in, log out, the home page that sends each role where it works."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+
+from engine import identity
+from engine.errors import Unauthorized
+from engine.web import optional_actor, unit_of_work
+
+bp = Blueprint("shell", __name__, template_folder="templates")
+
+
+@bp.get("/")
+def home():
+    actor = optional_actor()
+    if actor is None:
+        return redirect(url_for("shell.login"))
+    if "front_desk" in actor.groups and "intake_pages.window" in _endpoints():
+        return redirect(url_for("intake_pages.window"))
+    return redirect(url_for("worklist_pages.tasks"))
+
+
+def _endpoints() -> set[str]:
+    from flask import current_app
+
+    return set(current_app.view_functions)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    error = None
+    if request.method == "POST":
+        try:
+            with unit_of_work() as uow:
+                user = identity.authenticate(uow.session, request.form.get("username", ""),
+                                             request.form.get("password", ""))
+                session["token"] = identity.issue_token(uow.session, user)
+            return redirect(url_for("shell.home"))
+        except Unauthorized:
+            error = "用户名或密码错误 / wrong username or password"
+    return render_template("login.html", error=error), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    token = session.pop("token", None)
+    if token:
+        with unit_of_work() as uow:
+            identity.revoke_token(uow.session, token)
+    return redirect(url_for("shell.login"))

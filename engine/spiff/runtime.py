@@ -1,0 +1,379 @@
+"""The one door to SpiffWorkflow: everything outside ``engine.spiff`` speaks the project's types.
+
+What is stored, and why:
+- a definition's parsed spec is serialized once per deployed version (``spec_to_json``) and cached
+  in memory once restored, so a case's stored state holds only the instance (task tree, data,
+  events) and never a copy of the process definition;
+- every instance state carries the SpiffWorkflow serializer version it was written with, so a later
+  SpiffWorkflow can migrate it.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
+from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
+from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from engine.errors import Conflict, Invalid, NotFound, OneWindowError, Problem
+from engine.spiff.script_engine import make_script_engine
+from engine.spiff.timers import install_clock
+
+STATE_FORMAT = "ow1"  # our envelope around Spiff's dict: instance only, spec stored per definition
+
+install_clock()
+
+
+class ScriptFailed(OneWindowError):
+    """A script, condition or decision in the process raised; the case stays where it was."""
+
+    status = 422
+    title = "Process script failed"
+
+
+class _InstanceOnlyConverter(BpmnWorkflowConverter):
+    """Spiff's workflow converter minus the spec: specs come from the definition cache."""
+
+    def to_dict(self, workflow):
+        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
+        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
+        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
+        return dct
+
+    def from_dict(self, dct, spec=None, subprocess_specs=None):
+        workflow = self.target_class(spec, subprocess_specs, deserializing=True)
+        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
+        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
+        self.set_default_attributes(workflow, dct)
+        self.subprocesses_from_dict(dct["subprocesses"], workflow)
+        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
+        return workflow
+
+
+def _make_serializers() -> tuple[BpmnWorkflowSerializer, BpmnWorkflowSerializer]:
+    spec_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+    full = BpmnWorkflowSerializer(spec_registry)
+    config = dict(SPIFF_CONFIG)
+    config[BpmnWorkflow] = _InstanceOnlyConverter
+    instance = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
+    return full, instance
+
+
+_SPEC_SERIALIZER, _INSTANCE_SERIALIZER = _make_serializers()
+SERIALIZER_VERSION = _INSTANCE_SERIALIZER.VERSION
+
+
+@dataclass(frozen=True)
+class LoadedSpec:
+    spec: Any
+    subprocess_specs: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class UserTaskView:
+    """A READY user task, as the store needs it."""
+
+    id: str
+    element_id: str
+    name: str
+    lane: str | None
+    properties: dict[str, str]
+    candidate_group: str | None
+
+
+@dataclass(frozen=True)
+class TimerView:
+    id: str
+    element_id: str
+    due_at: datetime
+
+
+@dataclass
+class StepResult:
+    """What one engine step did: tasks that ran (by element id) for clocks and history."""
+
+    completed_elements: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    entered_waits: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+
+
+def spec_to_json(spec, subprocess_specs: dict[str, Any]) -> str:
+    registry = _SPEC_SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        dct = {
+            "spec": registry.convert(spec),
+            "subprocess_specs": {k: registry.convert(v) for k, v in subprocess_specs.items()},
+        }
+    finally:
+        registry._encoder_mode = False
+    return json.dumps(dct, separators=(",", ":"))
+
+
+class SpecCache:
+    """Restored specs by definition id; specs are read-only during execution so threads share them."""
+
+    def __init__(self, size: int = 64):
+        self._items: OrderedDict[tuple[int, str], LoadedSpec] = OrderedDict()
+        self._lock = threading.Lock()
+        self.size = size
+
+    def get(self, definition_id: int, content_hash: str, spec_json: str) -> LoadedSpec:
+        # Keyed by content too: two databases (tests, or a restored backup) may reuse an id.
+        key = (definition_id, content_hash)
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        dct = json.loads(spec_json)
+        registry = _SPEC_SERIALIZER.registry
+        loaded = LoadedSpec(
+            registry.restore(dct["spec"]),
+            {k: registry.restore(v) for k, v in dct["subprocess_specs"].items()},
+        )
+        with self._lock:
+            self._items[key] = loaded
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return loaded
+
+
+SPECS = SpecCache()
+
+
+def _script_engine():
+    return make_script_engine()
+
+
+def new_workflow(loaded: LoadedSpec, data: dict[str, Any]) -> BpmnWorkflow:
+    wf = BpmnWorkflow(loaded.spec, loaded.subprocess_specs, script_engine=_script_engine())
+    start = wf.task_tree
+    for task in wf.get_tasks(state=TaskState.READY):
+        task.data.update(data)
+    start.data.update(data)
+    return wf
+
+
+def dump(wf: BpmnWorkflow) -> str:
+    registry = _INSTANCE_SERIALIZER.registry
+    registry._encoder_mode = True
+    try:
+        dct = registry.convert(wf)
+    finally:
+        registry._encoder_mode = False
+    dct["format"] = STATE_FORMAT
+    return json.dumps(dct, separators=(",", ":"), cls=_INSTANCE_SERIALIZER._encoder_cls)
+
+
+def load(state: str, loaded: LoadedSpec, serializer_version: str) -> BpmnWorkflow:
+    dct = json.loads(state)
+    dct.pop("format", None)
+    if serializer_version != SERIALIZER_VERSION:
+        dct[_INSTANCE_SERIALIZER.VERSION_KEY] = serializer_version
+        _INSTANCE_SERIALIZER.migrate(dct)
+    wf = _INSTANCE_SERIALIZER.registry.restore(
+        dct, spec=loaded.spec, subprocess_specs=loaded.subprocess_specs
+    )
+    wf.script_engine = _script_engine()
+    return wf
+
+
+def _properties(task_spec) -> dict[str, str]:
+    ext = getattr(task_spec, "extensions", None) or {}
+    return dict(ext.get("properties") or {})
+
+
+def _candidate_group(task) -> str | None:
+    props = _properties(task.task_spec)
+    expr = (props.get("candidateGroups") or "").strip()
+    if expr.startswith("="):
+        try:
+            value = task.workflow.script_engine.evaluate(task, expr[1:].strip())
+        except SpiffWorkflowException as exc:
+            raise ScriptFailed(f"candidateGroups of {task.task_spec.bpmn_id}: {exc}") from exc
+        return str(value).strip() if value else None
+    if expr:
+        return expr.split(",")[0].strip()
+    return getattr(task.task_spec, "lane", None)
+
+
+def ready_user_tasks(wf: BpmnWorkflow) -> list[UserTaskView]:
+    views = []
+    for task in wf.get_tasks(state=TaskState.READY, manual=True):
+        spec = task.task_spec
+        views.append(
+            UserTaskView(
+                id=str(task.id),
+                element_id=spec.bpmn_id or spec.name,
+                name=spec.bpmn_name or spec.bpmn_id or spec.name,
+                lane=getattr(spec, "lane", None),
+                properties=_properties(spec),
+                candidate_group=_candidate_group(task),
+            )
+        )
+    return views
+
+
+def waiting_timers(wf: BpmnWorkflow) -> list[TimerView]:
+    timers = []
+    for task in wf.top_workflow.event_manager.tasks.values() if hasattr(wf, "event_manager") else []:
+        definition = getattr(task.task_spec, "event_definition", None)
+        if not isinstance(definition, TimerEventDefinition):
+            continue
+        detail = definition.details(task)
+        due = _timer_due(detail.value)
+        if due is not None:
+            timers.append(TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due))
+    return timers
+
+
+def _timer_due(value) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        try:
+            return TimerEventDefinition.get_datetime(value)
+        except ValueError:
+            return None
+    return None
+
+
+def waiting_messages(wf: BpmnWorkflow) -> list[str]:
+    names = []
+    for task in wf.event_manager.tasks.values():
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MessageEventDefinition):
+            names.append(definition.name)
+    return names
+
+
+def _run_engine(wf: BpmnWorkflow, result: StepResult) -> None:
+    def did_complete(task):
+        spec = task.task_spec
+        if spec.bpmn_id:
+            result.completed_elements.append((str(task.id), spec.bpmn_id, _properties(spec)))
+
+    try:
+        wf.do_engine_steps(did_complete_task=did_complete)
+    except SpiffWorkflowException as exc:
+        raise ScriptFailed(_describe(exc)) from exc
+
+
+def _describe(exc: Exception) -> str:
+    spec = getattr(getattr(exc, "task", None), "task_spec", None) or getattr(exc, "task_spec", None)
+    where = f"[{spec.bpmn_id}] " if spec is not None and getattr(spec, "bpmn_id", None) else ""
+    return f"{where}{exc}"
+
+
+def start(wf: BpmnWorkflow) -> StepResult:
+    result = StepResult()
+    _run_engine(wf, result)
+    return result
+
+
+def complete_user_task(wf: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> StepResult:
+    task = wf.get_task_from_id(UUID(task_id))
+    if task is None or not task.task_spec.manual:
+        raise NotFound(f"no user task {task_id} in this case")
+    if task.state != TaskState.READY:
+        raise Conflict("the task is no longer waiting")
+    result = StepResult()
+    task.data.update(data)
+    try:
+        task.run()
+    except SpiffWorkflowException as exc:
+        raise ScriptFailed(_describe(exc)) from exc
+    spec = task.task_spec
+    result.completed_elements.append((task_id, spec.bpmn_id, _properties(spec)))
+    _run_engine(wf, result)
+    return result
+
+
+def deliver_message(wf: BpmnWorkflow, name: str, payload: Any) -> StepResult:
+    if name not in waiting_messages(wf):
+        raise Conflict(f"the case is not waiting for message '{name}'")
+    event = BpmnEvent(MessageEventDefinition(name), payload)
+    try:
+        wf.send_event(event)
+    except WorkflowException as exc:
+        raise Conflict(str(exc)) from exc
+    result = StepResult()
+    _run_engine(wf, result)
+    return result
+
+
+def fire_timers(wf: BpmnWorkflow) -> StepResult:
+    """Refresh timers against the system clock and run on; returns what ran."""
+    result = StepResult()
+    wf.refresh_timers()
+    _run_engine(wf, result)
+    return result
+
+
+def cancel(wf: BpmnWorkflow) -> None:
+    wf.cancel()
+
+
+def is_complete(wf: BpmnWorkflow) -> bool:
+    return wf.is_completed()
+
+
+def waiting_elements(wf: BpmnWorkflow) -> list[tuple[str, str, dict[str, str]]]:
+    """Catching events and receive tasks the case is waiting in (for clocks that pause while waiting)."""
+    out = []
+    for task in wf.get_tasks(state=TaskState.WAITING):
+        spec = task.task_spec
+        if isinstance(spec, CatchingEvent) and spec.bpmn_id:
+            out.append((str(task.id), spec.bpmn_id, _properties(spec)))
+    return out
+
+
+def data_of(wf: BpmnWorkflow) -> dict[str, Any]:
+    """The case data as it stands: the last completed task's data merged over the workflow's."""
+    data = dict(wf.data)
+    last = wf.last_task
+    if last is not None:
+        data.update(last.data)
+    return _jsonable(data)
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items() if not str(k).startswith("_")}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def validate_data(data: Any, field_name: str = "data") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise Invalid("data must be a JSON object", [Problem("must be an object", field=field_name)])
+    bad = [k for k in data if not isinstance(k, str) or k.startswith("_") or not k.isidentifier()]
+    if bad:
+        raise Invalid(
+            "data keys must be identifiers",
+            [Problem(f"'{k}' is not a valid variable name", field=f"{field_name}.{k}") for k in bad],
+        )
+    return data
+
+
+def ids(items: Iterable[UserTaskView]) -> set[str]:
+    return {i.id for i in items}

@@ -1,0 +1,131 @@
+"""What every package's routes share: the unit of work, the acting user, problem details.
+
+Routes stay thin (STYLE habit 5): parse, call one service function, map errors here.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from flask import Flask, current_app, g, jsonify, request, session
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from engine.db import Database, UnitOfWork
+from engine.errors import Conflict, Invalid, OneWindowError, Problem, Unauthorized
+from engine.identity import Actor, actor_of, user_for_token
+
+log = logging.getLogger(__name__)
+PROBLEM_JSON = "application/problem+json"
+
+
+def database() -> Database:
+    return current_app.extensions["onewindow.db"]
+
+
+@contextmanager
+def unit_of_work() -> Iterator[UnitOfWork]:
+    with database().unit_of_work() as uow:
+        yield uow
+
+
+@contextmanager
+def reading():
+    with database().read() as s:
+        yield s
+
+
+def problem(status: int, title: str, detail: str = "", **extra: Any):
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    response = jsonify(body)
+    response.status_code = status
+    response.mimetype = PROBLEM_JSON
+    return response
+
+
+def _load_actor() -> Actor | None:
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    if token is None:
+        token = session.get("token")
+    if not token:
+        return None
+    with reading() as s:
+        return actor_of(user_for_token(s, token))
+
+
+def current_actor() -> Actor:
+    if "actor" not in g:
+        g.actor = _load_actor()
+    if g.actor is None:
+        raise Unauthorized("log in first (POST /api/auth/token, then 'Authorization: Bearer <token>')")
+    return g.actor
+
+
+def optional_actor() -> Actor | None:
+    try:
+        return current_actor()
+    except Unauthorized:
+        return None
+
+
+def login_required(fn: Callable) -> Callable:
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        current_actor()
+        return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def json_body(required: bool = True) -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        if not required and not request.data:
+            return {}
+        raise Invalid("the request body must be a JSON object",
+                      [Problem("expected application/json object", field="body")])
+    if not isinstance(data, dict):
+        raise Invalid("the request body must be a JSON object", [Problem("expected an object", field="body")])
+    return data
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(OneWindowError)
+    def _domain(exc: OneWindowError):
+        extra: dict[str, Any] = {}
+        if isinstance(exc, Invalid):
+            extra["problems"] = [p.as_dict() for p in exc.problems]
+        if isinstance(exc, Conflict) and exc.holder:
+            extra["holder"] = exc.holder
+        if not wants_json():
+            from flask import render_template
+
+            return render_template("error.html", status=exc.status, title=exc.title, detail=str(exc),
+                                   problems=extra.get("problems", [])), exc.status
+        return problem(exc.status, exc.title, str(exc), **extra)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(exc: StaleDataError):
+        return problem(409, "Conflict", "someone else changed this case at the same time; reload and retry")
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        if not wants_json():
+            return exc
+        return problem(exc.code or 500, exc.name, exc.description or "")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if not wants_json():
+            return "内部错误 / internal error", 500
+        return problem(500, "Internal Server Error", "an unexpected error was logged")

@@ -1,0 +1,47 @@
+"""The application factory: configuration in, a wired Flask app out."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask
+
+from engine import broker, clock, events, office
+from engine.db import Database
+from engine.privacy import PersonalDataFilter
+from onewindow.config import Settings, from_env
+
+
+def create_app(settings: Settings | None = None, **overrides) -> Flask:
+    settings = settings or from_env(**overrides)
+    app = Flask("onewindow", static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        ONEWINDOW=settings,
+        CALENDAR_DIR=settings.calendar_dir,
+        TIMEZONE=settings.timezone,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes * 2,
+        JSON_AS_ASCII=False,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+    )
+    app.json.ensure_ascii = False
+    office.configure(settings.timezone)
+    clock.set_default(clock.parse_instant(settings.fake_now) if settings.fake_now else None)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(PersonalDataFilter())
+    db = Database(settings.database_url)
+    app.extensions["onewindow.db"] = db
+    broker.configure(settings.redis_url)
+    events.bind_database(db)
+
+    import engine
+    import intake
+    import sla
+    import worklists
+
+    engine.init_app(app)
+    sla.init_app(app)
+    intake.init_app(app)
+    worklists.init_app(app)
+    return app

@@ -1,0 +1,63 @@
+"""The demo office: users of each role, the reference process, the catalog, a few cases in flight.
+
+Seeding is idempotent: a second start finds the users and definitions and adds nothing twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import func, select
+
+from engine import cases, definitions, identity
+from engine.identity import Actor
+from engine.models import Case
+
+PASSWORD = "onewindow-demo"
+USERS = [
+    # username, display name, groups, supervises, admin, role shown at start-up
+    ("admin", "系统管理员", "", "", True, "administrator: deploys definitions"),
+    ("window1", "综合窗口 张敏", "front_desk", "", False, "front desk (综合窗口)"),
+    ("window2", "综合窗口 李娜", "front_desk", "", False, "front desk (综合窗口)"),
+    ("market1", "市场监管局 王强", "market_dept", "", False, "caseworker, market_dept"),
+    ("market2", "市场监管局 赵磊", "market_dept", "", False, "caseworker, market_dept"),
+    ("health1", "卫健委 陈静", "health_dept", "", False, "caseworker, health_dept"),
+    ("housing1", "住建局 刘洋", "housing_dept", "", False, "caseworker, housing_dept"),
+    ("general1", "综合科 周婷", "general_dept", "", False, "caseworker, general_dept"),
+    ("market_lead", "市场监管局 科长", "", "market_dept", False, "supervisor of market_dept"),
+    ("health_lead", "卫健委 科长", "", "health_dept", False, "supervisor of health_dept"),
+    ("director", "中心主任", "", "front_desk,market_dept,health_dept,housing_dept,general_dept", False,
+     "office director (电子监察)"),
+]
+
+
+def process_bundles(processes_dir: Path) -> list[dict[str, bytes]]:
+    decisions = sorted((processes_dir.parent / "decisions").glob("*.dmn"))
+    bpmns = sorted(processes_dir.glob("*.bpmn"))
+    shared = {p.name: p.read_bytes() for p in decisions}
+    others = {p.name: p.read_bytes() for p in bpmns}
+    return [{p.name: others[p.name], **{n: c for n, c in others.items() if n != p.name}, **shared}
+            for p in bpmns]
+
+
+def seed(app: Flask) -> list[tuple[str, str, str]]:
+    settings = app.config["ONEWINDOW"]
+    db = app.extensions["onewindow.db"]
+    with db.unit_of_work() as uow:
+        for username, display, groups, supervises, admin, _role in USERS:
+            existing = uow.session.scalar(select(identity.User).where(identity.User.username == username))
+            if existing is None:
+                identity.add_user(uow.session, username, PASSWORD, groups=groups.split(","),
+                                  supervises=supervises.split(","), admin=admin, display_name=display)
+        for bundle in process_bundles(Path(settings.processes_dir)):
+            definitions.deploy(uow.session, bundle, actor="demo")
+    for hook in app.extensions.get("onewindow.demo_hooks", []):
+        hook(app)
+    with db.unit_of_work() as uow:
+        if not uow.session.scalar(select(func.count()).select_from(Case)):
+            window = Actor("window1", frozenset({"front_desk"}))
+            for category, subject in (("food", "示范餐饮店"), ("medical", "康宁诊所"), ("catering", "味道小馆")):
+                cases.start_case(uow, "one_window", {"category": category, "applicant_name": subject},
+                                 window, subject=subject)
+    return [(u, PASSWORD, role) for u, _d, _g, _s, _a, role in USERS]

@@ -1,0 +1,166 @@
+"""The reference process, every path, end to end through the HTTP API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import Api, deploy_reference
+
+GROUP_USER = {"front_desk": "window1", "market_dept": "market1", "health_dept": "health1",
+              "housing_dept": "housing1", "general_dept": "general1"}
+
+
+@pytest.fixture
+def office(any_app):
+    deploy_reference(any_app)
+    return any_app
+
+
+def start(app, category: str) -> tuple[Api, str]:
+    api = Api(app, "window1")
+    r = api.post("/api/cases", json={"process_id": "one_window",
+                                     "data": {"category": category, "applicant_name": "示范餐饮店"}})
+    assert r.status_code == 201, r.get_json()
+    return api, r.get_json()["case_no"]
+
+
+def case(api: Api, case_no: str) -> dict:
+    r = api.get(f"/api/cases/{case_no}")
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def open_task(api: Api, case_no: str, element_id: str) -> dict:
+    tasks = [t for t in case(api, case_no)["open_tasks"] if t["element_id"] == element_id]
+    assert len(tasks) == 1, (element_id, case(api, case_no)["open_tasks"])
+    return tasks[0]
+
+
+def do(app, case_no: str, element_id: str, data: dict) -> dict:
+    """Complete the open task ``element_id`` as a member of its group; returns the task row."""
+    reader = Api(app, "admin")
+    task = open_task(reader, case_no, element_id)
+    worker = Api(app, GROUP_USER[task["group"]])
+    r = worker.post(f"/api/tasks/{task['id']}/complete", json={"data": data})
+    assert r.status_code == 200, r.get_json()
+    return task
+
+
+def history_kinds(api: Api, case_no: str) -> list[tuple[str, str | None]]:
+    return [(e["what"], e["element_id"]) for e in case(api, case_no)["history"]]
+
+
+def test_accept_single_department_approve_and_issue(office):
+    # Given a food application at the front desk
+    api, no = start(office, "food")
+    assert open_task(api, no, "intake")["group"] == "front_desk"
+    # When the desk accepts and the market department handles, reviews, approves
+    do(office, no, "intake", {"decision": "accept"})
+    assert open_task(api, no, "handle")["group"] == "market_dept"
+    do(office, no, "handle", {"outcome": "submit"})
+    do(office, no, "review", {"outcome": "pass"})
+    do(office, no, "approve", {"outcome": "approved", "result": "approved"})
+    # Then the result is issued at the window and the case ends
+    assert open_task(api, no, "issue_result")["group"] == "front_desk"
+    do(office, no, "issue_result", {"delivery": "pickup", "certificate_no": "JY13101050000001"})
+    view = case(api, no)
+    assert view["status"] == "completed"
+    assert view["open_tasks"] == []
+    assert view["data"]["department"] == "market_dept"
+    assert view["data"]["certificate_no"] == "JY13101050000001"
+    kinds = history_kinds(api, no)
+    assert ("case_started", None) in kinds and kinds[-1][0] == "case_ended"
+    completed = [e for e in kinds if e[0] == "task_completed"]
+    assert [e[1] for e in completed] == ["intake", "handle", "review", "approve", "issue_result"]
+
+
+def test_joint_path_two_departments_in_parallel(office):
+    api, no = start(office, "catering")
+    do(office, no, "intake", {"decision": "accept"})
+    open_ids = {t["element_id"]: t["group"] for t in case(api, no)["open_tasks"]}
+    assert open_ids == {"handle": "market_dept", "co_review": "health_dept"}
+    do(office, no, "co_review", {"outcome": "agree", "co_opinion": "卫生条件符合要求"})
+    assert {t["element_id"] for t in case(api, no)["open_tasks"]} == {"handle"}
+    do(office, no, "handle", {"outcome": "submit"})
+    do(office, no, "review", {"outcome": "pass"})
+    do(office, no, "approve", {"outcome": "approved", "result": "approved"})
+    do(office, no, "issue_result", {"delivery": "post", "tracking_no": "SF1234567890"})
+    view = case(api, no)
+    assert view["status"] == "completed"
+    assert view["data"]["co_department"] == "health_dept"
+
+
+def test_refused_at_intake(office):
+    api, no = start(office, "food")
+    do(office, no, "intake", {"decision": "reject", "reason": "不属于本中心受理范围"})
+    view = case(api, no)
+    assert view["status"] == "completed"
+    assert view["open_tasks"] == []
+    assert history_kinds(api, no)[-1][0] == "case_ended"
+
+
+def test_correction_then_resubmission_then_accept(office):
+    api, no = start(office, "medical")
+    do(office, no, "intake", {"decision": "correction", "missing": ["lease"]})
+    view = case(api, no)
+    assert view["open_tasks"] == [] and "await_correction" in view["waiting_for"]
+    # a message the case does not wait for is a conflict, nothing changes
+    r = api.post(f"/api/cases/{no}/messages/materials_supplemented", json={"payload": {}})
+    assert r.status_code == 409
+    r = api.post(f"/api/cases/{no}/messages/materials_resubmitted", json={"payload": {"materials": ["lease"]}})
+    assert r.status_code == 200, r.get_json()
+    assert open_task(api, no, "intake")["group"] == "front_desk"
+    do(office, no, "intake", {"decision": "accept"})
+    assert open_task(api, no, "handle")["group"] == "health_dept"
+
+
+def test_send_back_from_review_and_from_approve(office):
+    api, no = start(office, "construction")
+    do(office, no, "intake", {"decision": "accept"})
+    do(office, no, "handle", {"outcome": "submit"})
+    do(office, no, "review", {"outcome": "send_back", "comment": "图纸缺页"})
+    do(office, no, "handle", {"outcome": "submit"})
+    do(office, no, "review", {"outcome": "pass"})
+    do(office, no, "approve", {"outcome": "send_back"})
+    do(office, no, "review", {"outcome": "pass"})
+    do(office, no, "approve", {"outcome": "refused", "result": "refused"})
+    do(office, no, "issue_result", {"delivery": "pickup"})
+    view = case(api, no)
+    assert view["status"] == "completed" and view["data"]["result"] == "refused"
+    completed = [e[1] for e in history_kinds(api, no) if e[0] == "task_completed"]
+    assert completed == ["intake", "handle", "review", "handle", "review", "approve", "review", "approve",
+                         "issue_result"]
+
+
+def test_request_supplement_pauses_until_message(office):
+    api, no = start(office, "business")
+    do(office, no, "intake", {"decision": "accept"})
+    do(office, no, "handle", {"outcome": "request_materials"})
+    assert "await_supplement" in case(api, no)["waiting_for"]
+    r = api.post(f"/api/cases/{no}/messages/materials_supplemented", json={"payload": {}})
+    assert r.status_code == 200
+    assert open_task(api, no, "handle")["group"] == "market_dept"
+
+
+def test_unknown_category_goes_to_general_department(office):
+    api, no = start(office, "something_else")
+    do(office, no, "intake", {"decision": "accept"})
+    assert open_task(api, no, "handle")["group"] == "general_dept"
+
+
+def test_correction_not_resubmitted_within_60_days_is_withdrawn(office):
+    from datetime import timedelta
+
+    from engine import clock
+    from engine.scheduler import tick
+
+    api, no = start(office, "food")
+    do(office, no, "intake", {"decision": "correction", "missing": ["lease"]})
+    db = office.extensions["onewindow.db"]
+    t0 = clock.now()
+    assert tick(db, t0 + timedelta(days=59)).timers_fired == []
+    report = tick(db, t0 + timedelta(days=60, minutes=1))
+    assert report.timers_fired == [(no, report.timers_fired[0][1])]
+    view = case(api, no)
+    assert view["status"] == "completed"
+    assert ("timer_fired", report.timers_fired[0][1]) in history_kinds(api, no)
