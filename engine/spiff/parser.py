@@ -48,10 +48,6 @@ NS = {
 }
 CONDITIONAL_GATEWAYS = ("exclusiveGateway", "inclusiveGateway")
 
-# Hardened: no entity expansion, no DTD loading, no network, no huge trees. A DOCTYPE is refused outright.
-_XML_PARSER = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-)
 
 
 @dataclass
@@ -88,6 +84,14 @@ class ParsedDefinition:
 # --- reading files --------------------------------------------------------------------------------
 
 
+def _hardened_parser() -> etree.XMLParser:
+    # No entity expansion, no DTD loading, no network, no huge trees; a DOCTYPE is refused after parsing.
+    # One per call: lxml parsers must not be shared between threads.
+    return etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
+    )
+
+
 def load_documents(files: dict[str, bytes]) -> tuple[list[Document], list[Problem]]:
     """Parse every BPMN/DMN file of a bundle; other files (forms, notes) are skipped."""
     docs, problems = [], []
@@ -95,8 +99,10 @@ def load_documents(files: dict[str, bytes]) -> tuple[list[Document], list[Proble
         suffix = PurePosixPath(name).suffix.lower()
         if suffix not in (".bpmn", ".dmn", ".xml"):
             continue
+        if isinstance(content, str):
+            content = content.encode()
         try:
-            root = etree.fromstring(content, _XML_PARSER)
+            root = etree.fromstring(content, _hardened_parser())
         except etree.XMLSyntaxError as exc:
             problems.append(Problem(f"not well-formed XML: {exc.msg}", line=exc.lineno, file=name))
             continue
