@@ -76,38 +76,76 @@ def redis_url():
 @pytest.fixture(scope="session")
 def sqlite_template(tmp_path_factory) -> Path:
     """One migrated SQLite file per session, copied for each test (migrations run once)."""
+    from engine import identity
     from engine.db import Database
     from onewindow import migrate
 
     path = tmp_path_factory.mktemp("template") / "template.db"
     db = Database(f"sqlite:///{path}")
     migrate.upgrade(db.url, db.engine)
+    with db.unit_of_work() as uow:  # argon2 hashing is slow on purpose: hash the test users once
+        for name, groups, supervises, admin in DEMO_USERS:
+            identity.add_user(uow.session, name, PASSWORD, groups=groups.split(","),
+                              supervises=supervises.split(","), admin=admin)
     db.dispose()
     return path
 
 
-def fresh_pg_schema(base_url: str) -> str:
-    """A new PostgreSQL schema for one test: isolation without dropping the shared database."""
+def _admin_engine(base_url: str):
     import sqlalchemy as sa
 
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    eng = sa.create_engine(base_url)
-    with eng.begin() as c:
-        c.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-    eng.dispose()
-    sep = "&" if "?" in base_url else "?"
-    return f"{base_url}{sep}options=-csearch_path%3D{schema}"
+    return sa.create_engine(base_url, isolation_level="AUTOCOMMIT")
 
 
-def drop_pg_schema(url: str) -> None:
+def _db_url(base_url: str, name: str) -> str:
+    return base_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_url):
+    """A migrated, seeded PostgreSQL database cloned (CREATE DATABASE ... TEMPLATE) for each test."""
     import sqlalchemy as sa
 
-    schema = url.rsplit("%3D", 1)[1]
-    base = url.split("?options=")[0].split("&options=")[0]
-    eng = sa.create_engine(base)
-    with eng.begin() as c:
-        c.execute(sa.text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
-    eng.dispose()
+    from engine import identity
+    from engine.db import Database
+    from onewindow import migrate
+
+    name = f"ow_tmpl_{uuid.uuid4().hex[:8]}"
+    admin = _admin_engine(pg_url)
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    db = Database(_db_url(pg_url, name))
+    migrate.upgrade(db.url, db.engine)
+    with db.unit_of_work() as uow:
+        for user, groups, supervises, is_admin in DEMO_USERS:
+            identity.add_user(uow.session, user, PASSWORD, groups=groups.split(","),
+                              supervises=supervises.split(","), admin=is_admin)
+    db.dispose()
+    yield name
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def fresh_pg_database(base_url: str, template: str) -> str:
+    import sqlalchemy as sa
+
+    name = f"ow_t_{uuid.uuid4().hex[:12]}"
+    admin = _admin_engine(base_url)
+    with admin.connect() as c:
+        c.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+    admin.dispose()
+    return _db_url(base_url, name)
+
+
+def drop_pg_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    name = url.rsplit("/", 1)[1]
+    admin = _admin_engine(url.rsplit("/", 1)[0] + "/postgres")
+    with admin.connect() as c:
+        c.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
 
 
 def make_app(tmp_path: Path, database_url: str, **overrides):
@@ -148,7 +186,6 @@ def sqlite_app(tmp_path, sqlite_template):
     target = tmp_path / "onewindow.db"
     shutil.copy(sqlite_template, target)
     app = make_app(tmp_path, f"sqlite:///{target}")
-    seed_users(app)
     yield app
     from engine import broker
 
@@ -157,20 +194,16 @@ def sqlite_app(tmp_path, sqlite_template):
 
 
 @pytest.fixture
-def pg_app(tmp_path, pg_url):
-    from onewindow import migrate
-
-    url = fresh_pg_schema(pg_url)
+def pg_app(tmp_path, pg_url, pg_template):
+    url = fresh_pg_database(pg_url, pg_template)
     app = make_app(tmp_path, url)
     db = app.extensions["onewindow.db"]
-    migrate.upgrade(db.url, db.engine)
-    seed_users(app)
     yield app
     from engine import broker
 
     broker.drain()
     db.dispose()
-    drop_pg_schema(url)
+    drop_pg_database(url)
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -179,8 +212,11 @@ def any_app(request):
     return request.getfixturevalue("sqlite_app" if request.param == "sqlite" else "pg_app")
 
 
+_tokens: dict[tuple[int, str], str] = {}
+
+
 class Api:
-    """A tiny client speaking JSON with a bearer token."""
+    """A tiny client speaking JSON with a bearer token (tokens cached per app and user)."""
 
     def __init__(self, app, username: str | None = None):
         self.app = app
@@ -190,9 +226,15 @@ class Api:
             self.login(username)
 
     def login(self, username: str, password: str = PASSWORD) -> None:
-        r = self.client.post("/api/auth/token", json={"username": username, "password": password})
-        assert r.status_code == 200, r.get_json()
-        self.headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+        key = (self.app.extensions["onewindow.db"].url, username)
+        if password != PASSWORD or key not in _tokens:
+            r = self.client.post("/api/auth/token", json={"username": username, "password": password})
+            assert r.status_code == 200, r.get_json()
+            if password != PASSWORD:
+                self.headers = {"Authorization": f"Bearer {r.get_json()['token']}"}
+                return
+            _tokens[key] = r.get_json()["token"]
+        self.headers = {"Authorization": f"Bearer {_tokens[key]}"}
 
     def get(self, url, **kw):
         return self.client.get(url, headers=self.headers, **kw)
