@@ -13,9 +13,10 @@ with ``sys.settrace`` (slow, and it fights debuggers and coverage) or signals (m
 * time: every ``while`` body, every ``for``/comprehension step and every function or lambda call
   checks a per-thread deadline, so a runaway script stops in any thread after ``timeout_seconds``;
   straight-line expressions (most conditions) pay no per-step cost.
-* size: ``*``, ``**``, ``<<`` and ``pow`` are checked *before* they allocate, ``+`` right after,
-  ``range`` and ``str.ljust``-style padding are capped. Other C-level growth (``"%*d"``/f-string
-  widths, ``join`` of large lists) is left to the worker's memory limit.
+* size: ``*``, ``**``, ``<<``, ``pow``, ``%``-format and f-string widths are checked *before* they
+  allocate, ``+`` right after; ``range`` and ``str.ljust``-style padding are capped. Other C-level
+  growth (``join`` of a long list of long strings, appending in a loop until the deadline) is left
+  to the worker's memory limit.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import ast
 import builtins
 import math
 import operator
+import re
 import threading
 from datetime import timedelta
 from functools import lru_cache
@@ -96,7 +98,7 @@ def _call(name: str, args: list[ast.expr], where: ast.AST) -> ast.Call:
     return _at(ast.Call(func=ast.Name(name, ast.Load()), args=args, keywords=[]), where)
 
 
-_OP_GUARDS = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_"}
+_OP_GUARDS = {ast.Mult: "_mul_", ast.Pow: "_pow_", ast.LShift: "_lshift_", ast.Add: "_add_", ast.Mod: "_mod_"}
 
 
 class _Policy(RestrictingNodeTransformer):
@@ -117,6 +119,12 @@ class _Policy(RestrictingNodeTransformer):
             self.error(node, f'"{node.id}" is not allowed in scripts')
         return super().visit_Name(node)
 
+    def visit_Attribute(self, node):
+        # ValueError.mro() hands out BaseException, which slips past every `except Exception`.
+        if node.attr == "mro":
+            self.error(node, '"mro" is not allowed in scripts')
+        return super().visit_Attribute(node)
+
     def visit_BinOp(self, node):
         node = super().visit_BinOp(node)
         guard = _OP_GUARDS.get(type(node.op))
@@ -131,6 +139,14 @@ class _Policy(RestrictingNodeTransformer):
         op = ast.Constant(IOPERATOR_TO_STR[type(node.op)])
         args = [self.visit(target.value), self.visit(target.slice), op, self.visit(node.value)]
         return _at(ast.Expr(_call("_augitem_", args, node)), node)
+
+    def visit_FormattedValue(self, node):
+        # f"{x:>{width}}": the spec is built at run time, so pass it through a check first.
+        node = super().visit_FormattedValue(node)
+        if node.format_spec is not None:
+            checked = ast.FormattedValue(_call("_spec_", [node.format_spec], node), -1, None)
+            node.format_spec = _at(ast.JoinedStr([checked]), node)
+        return node
 
     def visit_While(self, node):
         node = super().visit_While(node)
@@ -249,6 +265,26 @@ def _add(a, b):
     return result
 
 
+_PERCENT_SPEC = re.compile(r"%(?:\([^)]*\))?([^a-zA-Z%]*)")
+_DIGITS = re.compile(r"\d+")
+
+
+def _spec(spec: str, star_is_width: bool = False) -> str:
+    if star_is_width and "*" in spec:
+        raise ScriptTooLarge("'*' widths in % formats are not allowed in scripts")
+    for digits in _DIGITS.findall(spec):
+        if len(digits) > 8 or int(digits) > MAX_ITEMS:
+            raise ScriptTooLarge(f"format width {digits[:20]} is over the script limit of {MAX_ITEMS:,}")
+    return spec
+
+
+def _mod(a, b):
+    if isinstance(a, str | bytes) and "%" in (text := a if isinstance(a, str) else a.decode("latin-1")):
+        for spec in _PERCENT_SPEC.findall(text):
+            _spec(spec, star_is_width=True)
+    return a % b
+
+
 _INPLACE = {
     "+=": operator.iadd, "-=": operator.isub, "*=": operator.imul, "/=": operator.itruediv,
     "//=": operator.ifloordiv, "%=": operator.imod, "**=": operator.ipow, "<<=": operator.ilshift,
@@ -259,6 +295,8 @@ _INPLACE_CHECKS = {"*=": _check_mul, "**=": _check_pow, "<<=": _check_lshift}
 
 
 def _inplacevar(op: str, x, y):
+    if op == "%=":
+        return _mod(x, y)
     if op in _INPLACE_CHECKS:
         _INPLACE_CHECKS[op](x, y)
     result = _INPLACE[op](x, y)
@@ -282,22 +320,35 @@ def _range(*args) -> range:
     return r
 
 
-_PADDING = frozenset({"ljust", "rjust", "center", "zfill"})
+_PADDING = frozenset({"ljust", "rjust", "center", "zfill", "expandtabs"})
 
 
 def _getattr(obj, name: str):
     value = safer_getattr_raise(obj, name)
-    if name in _PADDING and isinstance(obj, str):
-        def padded(width, *rest):
-            if width > MAX_ITEMS:
-                _too_large("padded string (chars)", width, MAX_ITEMS)
-            return value(width, *rest)
+    if name in _PADDING and isinstance(obj, str | bytes):
+        def padded(*args, **kwargs):
+            width = args[0] if args else kwargs.get("tabsize", 8)
+            tabs = obj.count("\t" if isinstance(obj, str) else b"\t") if name == "expandtabs" else 1
+            if width * max(1, tabs) > MAX_ITEMS:
+                _too_large("padded string (chars)", width * max(1, tabs), MAX_ITEMS)
+            return value(*args, **kwargs)
         return padded
     return value
 
 
 def _apply(func, *args, **kwargs):
     return func(*args, **kwargs)
+
+
+_C_INTERNAL_IMPORTS = frozenset({"_strptime", "time"})
+
+
+def _internal_import(name, *args, **kwargs):
+    # datetime.strptime/strftime import these from C through the caller's __builtins__; scripts
+    # themselves can never name __import__ (refused at compile), so this serves only the C side.
+    if name not in _C_INTERNAL_IMPORTS:
+        raise ImportError(f"import of {name!r} is not allowed in scripts")
+    return builtins.__import__(name, *args, **kwargs)
 
 
 _SAFE_BUILTINS = {
@@ -310,7 +361,7 @@ _SAFE_BUILTINS = {
 }
 _BUILTINS = {name: getattr(builtins, name) for name in _SAFE_BUILTINS} | {
     "None": None, "True": True, "False": False, "range": _range, "pow": _pow,
-    "datetime": ClockDatetime, "date": ClockDate, "timedelta": timedelta,
+    "datetime": ClockDatetime, "date": ClockDate, "timedelta": timedelta, "__import__": _internal_import,
 }
 
 # Set over the task data on every run, so data can never shadow a guard.
@@ -319,7 +370,7 @@ _GUARDS = {
     "_getiter_": _getiter, "_write_": full_write_guard, "_apply_": _apply, "_print_": PrintCollector,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
     "_inplacevar_": _inplacevar, "_tick_": _tick, "_mul_": _mul, "_pow_": _pow, "_lshift_": _lshift,
-    "_add_": _add, "_augitem_": _augitem,
+    "_add_": _add, "_augitem_": _augitem, "_mod_": _mod, "_spec_": _spec,
 }
 
 

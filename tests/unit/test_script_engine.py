@@ -235,7 +235,7 @@ def test_everyday_script_constructs():
         "items.append(3)\n"
         "a, (b, c) = 1, (2, 3)\n"
         "pairs = {k: v for k, v in result.items()}\n"
-        "label = f'{x:03d}-' + 'ok'.upper()\n"
+        "label = f'{x:03d}-' + 'ok'.upper() + f'|{x:*^5}|' + '%s%%' % x\n"
         "count = 0\n"
         "while count < 5:\n"
         "    count += 1\n"
@@ -253,19 +253,28 @@ def test_everyday_script_constructs():
 
     assert data == {
         "x": 2, "result": {"n": 3, "a": 1}, "items": [3], "a": 1, "b": 2, "c": 3,
-        "pairs": {"n": 3, "a": 1}, "label": "002-OK", "count": 5, "d": 8, "missing": None,
+        "pairs": {"n": 3, "a": 1}, "label": "002-OK|**2**|2%", "count": 5, "d": 8, "missing": None,
     }
 
 
 def test_datetime_in_scripts_reads_the_one_clock():
     env = RestrictedEnvironment()
     with clock.frozen(NOW):
-        data = run(env, "now = datetime.now()\naware = datetime.now(timezone)\nday = date.today()",
-                   timezone=UTC)
+        data = run(
+            env,
+            "now = datetime.now()\n"
+            "aware = datetime.now(timezone)\n"
+            "day = date.today()\n"
+            "parsed = datetime.strptime('2025-03-01 08:00', '%Y-%m-%d %H:%M')\n"  # imports _strptime in C
+            "label = now.strftime('%Y/%m/%d %H:%M')\n",
+            timezone=UTC,
+        )
 
     assert data["now"] == datetime(2025, 3, 3, 9, 30)
     assert data["aware"] == NOW
     assert str(data["day"]) == "2025-03-03"
+    assert data["parsed"] == datetime(2025, 3, 1, 8, 0)
+    assert data["label"] == "2025/03/03 09:30"
 
 
 # ---- DMN goes through the same door ------------------------------------------------------------------
@@ -349,6 +358,7 @@ def test_dmn_cell_cannot_escape(monkeypatch):
         ("x = __builtins__", '"__builtins__" is an invalid variable name'),
         ("x = (lambda: 0).__globals__", '"__globals__" is an invalid attribute name'),
         ("g = (i for i in [])\nf = g.gi_frame", '"gi_frame" is a restricted name'),
+        ("raise ValueError.mro()[2]('out')", '"mro" is not allowed'),
         ("x =", "SyntaxError"),
     ],
 )
@@ -388,6 +398,11 @@ def test_dangerous_runtime_lookups_fail(source):
         "x = 10 * 'abc' * 10**8",
         "x = 1 << 10**10",
         "x = 'a'.ljust(10**10)",
+        "x = ('\\t' * 1000).expandtabs(10**5)",
+        "x = '%10000000000d' % 1",
+        "x = '%(n)*d' % {'n': 1}",
+        "x = f'{1:10000000000}'",
+        "w = 10**10\nx = f'{1.5:>{w}.2f}'",
         "x = sum(range(10**12))",
         "x = 10**300000 * 10**300000",
         "s = 'a'\nwhile True:\n    s = s + s",
