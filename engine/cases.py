@@ -8,6 +8,7 @@ history. Nothing here commits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,18 @@ from engine.spiff import runtime
 from engine.spiff.runtime import SPECS, StepResult
 
 OPEN_STATES = ("open", "claimed")
+
+# Feature packages check a task's completion data before the engine runs it (e.g. intake: the
+# acceptance decision and the issuance data), whatever entry point completes the task. A check
+# raises Invalid, or returns the (normalised) data to complete with, or None to leave it as is.
+CompletionCheck = Callable[[UnitOfWork, Case, Task, dict[str, Any], Actor], "dict[str, Any] | None"]
+_completion_checks: list[tuple[str, CompletionCheck]] = []
+
+
+def add_completion_check(name: str, check: CompletionCheck) -> None:
+    """Register ``check`` (once per ``name``) to run inside :func:`complete` before the engine moves."""
+    if all(n != name for n, _ in _completion_checks):
+        _completion_checks.append((name, check))
 
 
 @dataclass
@@ -96,15 +109,21 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
     return case
 
 
-def _task_for_update(uow: UnitOfWork, task_id: str) -> tuple[Task, Case]:
-    task = uow.session.get(Task, task_id)
-    if task is None:
+def _task_for_update(uow: UnitOfWork, task_id: str) -> tuple[Task, Case, dict[str, Task]]:
+    """Lock the task's case, then read the task and the case's open tasks in one query."""
+    stmt = (select(Case).join(Task, Task.case_id == Case.id).where(Task.id == task_id)
+            .execution_options(populate_existing=True))
+    if uow.is_postgres:
+        stmt = stmt.with_for_update(of=Case)
+    case = uow.session.scalar(stmt)
+    if case is None:
         raise NotFound(f"no task {task_id}")
-    case = _lock_case(uow, task.case_id)
-    task = uow.session.scalar(
-        select(Task).where(Task.id == task_id).execution_options(populate_existing=True)
-    )
-    return task, case
+    rows = {t.id: t for t in uow.session.scalars(
+        select(Task).where(Task.case_id == case.id)
+        .where((Task.id == task_id) | Task.state.in_(OPEN_STATES))
+        .execution_options(populate_existing=True))}
+    task = rows[task_id]
+    return task, case, {k: v for k, v in rows.items() if v.state in OPEN_STATES}
 
 
 def _check_may_act(task: Task, actor: Actor) -> None:
@@ -122,7 +141,7 @@ def _check_open_for(task: Task, actor: Actor) -> None:
 
 
 def claim(uow: UnitOfWork, task_id: str, actor: Actor, expected_version: int | None = None) -> Task:
-    task, case = _task_for_update(uow, task_id)
+    task, case, _open = _task_for_update(uow, task_id)
     _check_may_act(task, actor)
     _check_open_for(task, actor)
     _check_version(task, expected_version)
@@ -136,10 +155,11 @@ def claim(uow: UnitOfWork, task_id: str, actor: Actor, expected_version: int | N
     return task
 
 
-def unclaim(uow: UnitOfWork, task_id: str, actor: Actor) -> Task:
-    task, case = _task_for_update(uow, task_id)
+def unclaim(uow: UnitOfWork, task_id: str, actor: Actor, expected_version: int | None = None) -> Task:
+    task, case, _open = _task_for_update(uow, task_id)
     _check_may_act(task, actor)
     _check_open_for(task, actor)
+    _check_version(task, expected_version)
     if task.state != "claimed":
         raise Conflict("the task is not claimed")
     task.state, task.assignee = "open", None
@@ -150,13 +170,17 @@ def unclaim(uow: UnitOfWork, task_id: str, actor: Actor) -> Task:
 
 
 def assign(uow: UnitOfWork, task_id: str, actor: Actor, to_user: str, *, kind: str, reason: str = "",
-           allowed: bool) -> Task:
-    """Hand a task to ``to_user`` (delegate or reassign; the caller decides who is ``allowed``)."""
-    task, case = _task_for_update(uow, task_id)
-    if not allowed:
+           allowed: bool | Callable[[Task], bool], expected_version: int | None = None) -> Task:
+    """Hand a task to ``to_user`` (delegate or reassign; the caller decides who is ``allowed``).
+
+    ``allowed`` may be a check run on the locked task row (it may raise Conflict naming the holder).
+    """
+    task, case, _open = _task_for_update(uow, task_id)
+    if not (allowed(task) if callable(allowed) else allowed):
         raise Forbidden(f"you may not {kind} this task")
     if task.state not in OPEN_STATES:
         _check_open_for(task, actor)
+    _check_version(task, expected_version)
     previous = task.assignee
     task.state, task.assignee = "claimed", to_user
     events.record(uow, case.id, f"task_{kind}", actor=actor.username, element_id=task.element_id,
@@ -175,10 +199,12 @@ def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
              expected_version: int | None = None, history: dict[str, Any] | None = None) -> Case:
     """Complete a user task with form data and run the case on to its next wait."""
     data = runtime.validate_data(data)
-    task, case = _task_for_update(uow, task_id)
+    task, case, open_rows = _task_for_update(uow, task_id)
     _check_may_act(task, actor)
     _check_open_for(task, actor)
     _check_version(task, expected_version)
+    for _name, check in _completion_checks:
+        data = check(uow, case, task, data, actor) or data
     wf = _load(case)
     result = runtime.complete_user_task(wf, task_id, data)
     now = clock.now()
@@ -187,7 +213,8 @@ def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
         task.assignee = actor.username
     events.record(uow, case.id, events.TASK_COMPLETED, actor=actor.username, element_id=task.element_id,
                   task_id=task.id, data={"data": data, **(history or {}), "group": task.group})
-    _save(uow, case, wf, result, actor, completed_task=task_id)
+    open_rows.pop(task_id, None)
+    _save(uow, case, wf, result, actor, completed_task=task_id, open_rows=open_rows)
     return case
 
 
@@ -243,7 +270,8 @@ def cancel(uow: UnitOfWork, case_no: str, actor: Actor, reason: str) -> Case:
 
 
 def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor, *,
-          completed_task: str | None = None, cancelled: bool = False) -> None:
+          completed_task: str | None = None, cancelled: bool = False,
+          open_rows: dict[str, Task] | None = None) -> None:
     session, now = uow.session, clock.now()
     for task_id, element_id, props in result.completed_elements:
         if task_id == completed_task:
@@ -252,7 +280,7 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
             events.record(uow, case.id, events.ELEMENT_COMPLETED, actor=actor.username,
                           element_id=element_id, task_id=task_id, data={"properties": props})
     ready = {t.id: t for t in runtime.ready_user_tasks(wf)}
-    rows = {t.id: t for t in session.scalars(
+    rows = open_rows if open_rows is not None else {t.id: t for t in session.scalars(
         select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))}
     for task_id, row in rows.items():
         if task_id not in ready:
@@ -274,7 +302,6 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
         events.record(uow, case.id, events.TASK_CREATED, actor=actor.username, element_id=view.element_id,
                       task_id=task_id, data={"group": view.candidate_group, "properties": view.properties})
     _sync_waits(uow, case, wf, actor)
-    _sync_timers(uow, case, wf)
     case.state = runtime.dump(wf)
     case.serializer_version = runtime.SERIALIZER_VERSION
     case.updated_at = now
@@ -287,6 +314,7 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
         events.record(uow, case.id, events.CASE_ENDED, actor=actor.username,
                       data={"outcome": data.get("result") or data.get("outcome") or "completed",
                             "end": _end_element(wf)})
+    _sync_timers(uow, case, wf)
     session.flush()
 
 
@@ -313,8 +341,13 @@ def _sync_waits(uow: UnitOfWork, case: Case, wf: Any, actor: Actor) -> None:
 
 def _sync_timers(uow: UnitOfWork, case: Case, wf: Any) -> None:
     session = uow.session
-    current = {t.id: t for t in session.scalars(select(Timer).where(Timer.case_id == case.id))}
     wanted = {t.id: t for t in runtime.waiting_timers(wf)} if case.status == "running" else {}
+    summary = dict(case.summary or {})
+    if not wanted and not summary.get("timers"):
+        return  # no timer before, none now: spare the query
+    current = {t.id: t for t in session.scalars(select(Timer).where(Timer.case_id == case.id))}
+    summary["timers"] = len(wanted)
+    case.summary = summary
     for tid, row in current.items():
         if tid not in wanted:
             session.delete(row)

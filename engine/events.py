@@ -80,9 +80,8 @@ def record(uow: UnitOfWork, case_id: int, kind: str, *, actor: str | None = None
     )
     uow.session.add(event)
     if domain and _subscribers.get(kind):
-        uow.session.flush()
-        event_id = event.id
-        uow.after_commit(lambda: _send(event_id))
+        # the id exists once the unit of work has flushed at commit; no flush per event here
+        uow.after_commit(lambda: _send(event.id))
     return event
 
 

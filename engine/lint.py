@@ -142,8 +142,13 @@ def property_problems(doc: Document) -> list[Problem]:
         if clock is not None and clock.strip() not in CLOCK_VALUES:
             allowed = ", ".join(CLOCK_VALUES)
             problems.append(_problem(f"clock must be one of {allowed}, not {clock!r}", node, doc))
-        if properties.get("candidateGroups", "x").strip() in ("", "="):
+        groups = properties.get("candidateGroups", "x").strip()
+        if groups in ("", "="):
             problems.append(_problem("candidateGroups is empty", node, doc))
+        elif not groups.startswith("=") and "," in groups:
+            # A task is queued to exactly one group (its row, its queue, its supervisor).
+            problems.append(_problem(f"candidateGroups names one group, not a list ({groups!r}): "
+                                     "use a lane or an =expression to choose it", node, doc))
     return problems
 
 

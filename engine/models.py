@@ -86,7 +86,7 @@ class ProcessDefinition(Base):
     content_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(256))
     files: Mapped[dict[str, str]] = mapped_column(JSONType)
-    spec_json: Mapped[str] = mapped_column(Text)
+    spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # read only on a spec-cache miss
     serializer_version: Mapped[str] = mapped_column(String(16))
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)

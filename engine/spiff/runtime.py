@@ -205,9 +205,11 @@ def _candidate_group(task) -> str | None:
             value = task.workflow.script_engine.evaluate(task, expr[1:].strip())
         except SpiffWorkflowException as exc:
             raise ScriptFailed(f"candidateGroups of {task.task_spec.bpmn_id}: {exc}") from exc
-        return str(value).strip() if value else None
+        if value is not None and not isinstance(value, str):
+            raise ScriptFailed(f"candidateGroups of {task.task_spec.bpmn_id} gave {value!r}, not one group name")
+        return value.strip() if value else None
     if expr:
-        return expr.split(",")[0].strip()
+        return expr
     return getattr(task.task_spec, "lane", None)
 
 

@@ -164,3 +164,51 @@ def test_correction_not_resubmitted_within_60_days_is_withdrawn(office):
     view = case(api, no)
     assert view["status"] == "completed"
     assert ("timer_fired", report.timers_fired[0][1]) in history_kinds(api, no)
+
+
+def test_a_decision_no_flow_accepts_changes_nothing(office):
+    # Given an open intake task
+    api, no = start(office, "food")
+    before = case(api, no)
+    task = open_task(api, no, "intake")
+    # When the desk sends a decision no outgoing flow accepts
+    r = Api(office, "window1").post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "acept"}})
+    # Then it is refused with a problem naming the gateway, and the case is exactly as it was
+    assert r.status_code == 422
+    assert r.headers["Content-Type"].startswith("application/problem+json")
+    assert "gw_intake" in r.get_json()["detail"]
+    after = case(api, no)
+    assert after["history"] == before["history"] and after["open_tasks"] == before["open_tasks"]
+
+
+def test_bad_requests_get_problem_details(office):
+    api = Api(office, "window1")
+    assert api.post("/api/cases", json={"process_id": "nope", "data": {}}).status_code == 404
+    r = api.post("/api/cases", json={"data": {}})
+    assert r.status_code == 422 and r.get_json()["problems"][0]["field"] == "process_id"
+    r = api.post("/api/cases", json={"process_id": "one_window", "data": {"__class__": 1}})
+    assert r.status_code == 422
+    r = api.client.post("/api/cases", data="not json", headers={**api.headers, "Content-Type": "application/json"})
+    assert r.status_code == 422
+    assert Api(office).get("/api/me").status_code == 401
+    assert api.get("/api/cases/OW000").status_code == 404
+    assert api.post("/api/tasks/00000000-0000-0000-0000-000000000000/complete", json={"data": {}}).status_code == 404
+
+
+def test_other_groups_task_is_forbidden_and_double_complete_conflicts(office):
+    api, no = start(office, "food")
+    task = open_task(api, no, "intake")
+    r = Api(office, "market1").post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "accept"}})
+    assert r.status_code == 403
+    desk = Api(office, "window1")
+    assert desk.post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "accept"}}).status_code == 200
+    again = Api(office, "window2").post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "accept"}})
+    assert again.status_code == 409 and again.get_json()["holder"] == "window1"
+
+
+def test_openapi_document_lists_the_routes(office):
+    doc = Api(office).get("/api/openapi.json").get_json()
+    assert doc["openapi"].startswith("3.")
+    for path in ("/api/auth/token", "/api/definitions", "/api/cases", "/api/cases/{case_no}",
+                 "/api/cases/{case_no}/messages/{name}", "/api/tasks", "/api/tasks/{task_id}/complete"):
+        assert path in doc["paths"], path
