@@ -244,12 +244,8 @@ def fire_timers(uow: UnitOfWork, case_id: int, actor: Actor) -> list[str]:
         return []
     wf = _load(case)
     result = runtime.fire_timers(wf)
-    fired = [t.element_id for t in due]
-    for t in due:
-        events.record(uow, case.id, "timer_fired", actor=actor.username, element_id=t.element_id,
-                      data={"due_at": t.due_at.isoformat()})
-    _save(uow, case, wf, result, actor)
-    return fired
+    _save(uow, case, wf, result, actor)  # records one timer_fired per firing (a cycle may fire several)
+    return [element_id for element_id, _due in result.fired_timers]
 
 
 def due_timer_cases(session: Session, limit: int = 500) -> list[int]:
@@ -273,6 +269,9 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
           completed_task: str | None = None, cancelled: bool = False,
           open_rows: dict[str, Task] | None = None) -> None:
     session, now = uow.session, clock.now()
+    for element_id, due_at in result.fired_timers:
+        events.record(uow, case.id, "timer_fired", actor=actor.username, element_id=element_id,
+                      data={"due_at": due_at})
     for task_id, element_id, props in result.completed_elements:
         if task_id == completed_task:
             continue
@@ -302,6 +301,7 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
         events.record(uow, case.id, events.TASK_CREATED, actor=actor.username, element_id=view.element_id,
                       task_id=task_id, data={"group": view.candidate_group, "properties": view.properties})
     _sync_waits(uow, case, wf, actor)
+    runtime.compact(wf)  # bounded state: completed passes live on only in the history (issue 6)
     case.state = runtime.dump(wf)
     case.serializer_version = runtime.SERIALIZER_VERSION
     case.updated_at = now
@@ -314,8 +314,17 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
         events.record(uow, case.id, events.CASE_ENDED, actor=actor.username,
                       data={"outcome": data.get("result") or data.get("outcome") or "completed",
                             "end": _end_element(wf)})
+    _flag_if_unsafe(uow, case, wf, actor)
     _sync_timers(uow, case, wf)
     session.flush()
+
+
+def _flag_if_unsafe(uow: UnitOfWork, case: Case, wf: Any, actor: Actor) -> None:
+    """Flag the case to an administrator when its state is too big, too deep or wrongly complete."""
+    reason = runtime.state_problem(wf, case.state)
+    if reason and case.flagged != reason:
+        case.flagged = reason
+        events.record(uow, case.id, "case_flagged", actor=actor.username, data={"reason": reason})
 
 
 def _end_element(wf: Any) -> str | None:

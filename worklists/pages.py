@@ -1,87 +1,177 @@
-"""Caseworkers' pages: the task list (inbox, queue, archive), a task, a case."""
+"""Caseworkers' pages: the task list (views, filters, badges), a task with its form, a case."""
 
 from __future__ import annotations
-
-import json
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
 from engine import cases
-from engine.errors import Invalid, NotFound, Problem
-from engine.models import Task
-from engine.web import current_actor, login_required, reading, unit_of_work
-from worklists.queries import task_list
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, OneWindowError
+from engine.identity import Actor
+from engine.web import current_actor, login_required, optional_actor, reading, unit_of_work
+from worklists import forms, queries, transitions
+from worklists.api import bpmn_dir
+from worklists.queries import Filters
 
 bp = Blueprint("worklist_pages", __name__, template_folder="templates")
+
+VIEW_LABELS = [("inbox", "我的待办"), ("queue", "可认领"), ("archive", "已办"), ("team", "团队")]
+SORT_LABELS = [("due", "到期时间（最紧急在前）"), ("created", "创建时间（最早在前）"),
+               ("-created", "创建时间（最新在前）"), ("case_no", "办件编号"), ("-completed", "办结时间（最新在前）")]
+LEVEL_LABELS = {"green": "正常", "yellow": "预警", "red": "超期"}
 
 
 @bp.before_request
 def _require_login():
-    from engine.web import optional_actor
-
     if optional_actor() is None:
-        return redirect(url_for("shell.login"))
+        return redirect(url_for("shell.login", next=request.path))
     return None
 
 
 @bp.get("/tasks")
 @login_required
 def tasks():
-    view = request.args.get("view", "queue")
     actor = current_actor()
+    view = request.args.get("view", "queue")
+    error = None
+    try:
+        filters = Filters.parse(request.args)
+    except Invalid as exc:
+        filters, error = Filters(), exc
     with reading() as s:
-        items = [cases.task_dict(t) for t in task_list(s, actor, view, 100)]
-    return render_template("worklists/tasks.html", view=view, items=items)
+        badges = queries.counts(s, actor)
+        try:
+            page = queries.task_page(s, actor, view, filters, request.args.get("sort") or None, 50,
+                                     request.args.get("cursor") or None)
+        except Invalid as exc:
+            page, error = queries.Page([], None, view if view in queries.VIEWS else "queue", "due", filters), exc
+    next_url = None
+    if page.next_cursor:
+        next_url = url_for("worklist_pages.tasks", view=page.view, sort=page.sort, cursor=page.next_cursor,
+                           **filters.as_args())
+    return render_template("worklists/tasks.html", page=page, badges=badges, views=VIEW_LABELS,
+                           sorts=SORT_LABELS, levels=LEVEL_LABELS, next_url=next_url, error=error,
+                           supervisor=bool(actor.supervises), args=request.args)
+
+
+def _render_task(task_id: str, actor: Actor, *, status: int = 200, message: str | None = None,
+                 problems: list | None = None, entered: dict | None = None):
+    with reading() as s:
+        tf = transitions.task_form(s, task_id, actor, bpmn_dir())
+        view = cases.case_view(s, tf.case)
+        item = cases.task_dict(tf.task)
+    hide = tf.send_back[1] if tf.send_back else None
+    values = {**tf.defaults, **(entered or {})}
+    return render_template(
+        "worklists/task.html", task=item, case=view, form_fields=forms.fields(tf.schema, hide_value=hide),
+        values=values, previous=tf.defaults, allowed=tf.allowed, colleagues=tf.colleagues,
+        has_schema=tf.schema is not None, message=message, problems=problems or [], levels=LEVEL_LABELS,
+    ), status
+
+
+def _message(exc: OneWindowError) -> str:
+    if isinstance(exc, Conflict):
+        if exc.holder:
+            return f"操作未完成：该任务已由 {exc.holder} 认领或办理。（{exc}）"
+        return f"操作未完成：任务状态已变化，请刷新。（{exc}）"
+    if isinstance(exc, Forbidden):
+        return f"无权操作：{exc}"
+    if isinstance(exc, Invalid):
+        return f"填写有误：{exc}"
+    return str(exc)
+
+
+def _act(task_id: str, action, entered: dict | None = None, then: str = "task"):
+    """Run one transition; on a refusal show the task again with why (and who holds it)."""
+    actor = current_actor()
+    try:
+        with unit_of_work() as uow:
+            result = action(uow, actor)
+    except (Conflict, Forbidden, Invalid) as exc:
+        problems = exc.problems if isinstance(exc, Invalid) else []
+        return _render_task(task_id, actor, status=exc.status, message=_message(exc), problems=problems,
+                            entered=entered)
+    if then == "case":
+        return redirect(url_for("worklist_pages.case", case_no=result))
+    return redirect(url_for("worklist_pages.task", task_id=task_id))
+
+
+def _version() -> int | None:
+    raw = request.form.get("version", "")
+    return int(raw) if raw.isdigit() else None
 
 
 @bp.get("/tasks/<task_id>")
 @login_required
 def task(task_id: str):
-    actor = current_actor()
-    with reading() as s:
-        row = s.get(Task, task_id)
-        if row is None:
-            raise NotFound(f"no task {task_id}")
-        if not actor.may_work(row.group):
-            from engine.errors import Forbidden
-
-            raise Forbidden(f"task {task_id} belongs to group '{row.group}'")
-        case = cases.case_by_no(s, row.case_no)
-        view = cases.case_view(s, case)
-        item = cases.task_dict(row)
-    return render_template("worklists/task.html", task=item, case=view)
+    return _render_task(task_id, current_actor())
 
 
 @bp.post("/tasks/<task_id>/claim")
 @login_required
 def claim(task_id: str):
-    with unit_of_work() as uow:
-        cases.claim(uow, task_id, current_actor())
-    return redirect(url_for("worklist_pages.task", task_id=task_id))
+    return _act(task_id, lambda uow, actor: transitions.claim(uow, task_id, actor, _version()))
+
+
+@bp.post("/tasks/<task_id>/unclaim")
+@login_required
+def unclaim(task_id: str):
+    return _act(task_id, lambda uow, actor: transitions.unclaim(uow, task_id, actor, _version()))
 
 
 @bp.post("/tasks/<task_id>/complete")
 @login_required
 def complete(task_id: str):
-    data: dict = {}
-    raw = request.form.get("data_json", "").strip()
-    if raw:
-        try:
-            data = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise Invalid("the data is not valid JSON", [Problem(str(exc), field="data_json")]) from None
-    for key in ("decision", "outcome", "result", "comment"):
-        if request.form.get(key):
-            data[key] = request.form[key]
-    with unit_of_work() as uow:
-        case = cases.complete(uow, task_id, data, current_actor())
-        case_no = case.case_no
-    return redirect(url_for("worklist_pages.case", case_no=case_no))
+    actor = current_actor()
+    with reading() as s:
+        task = transitions.visible_task(s, task_id, actor)
+        schema = transitions.schema_for(s, task, bpmn_dir())
+    if schema is not None:
+        data = forms.from_form(schema, request.form)
+    else:  # no form declared: approve with a comment
+        data = {"outcome": "approve"}
+        if request.form.get("comment", "").strip():
+            data["comment"] = request.form["comment"].strip()
+    return _act(task_id, lambda uow, a: transitions.complete(uow, task_id, data, a, _version(), bpmn_dir()).case_no,
+                entered=data, then="case")
+
+
+@bp.post("/tasks/<task_id>/send-back")
+@login_required
+def send_back(task_id: str):
+    reason = request.form.get("reason", "")
+    return _act(task_id, lambda uow, a: transitions.send_back(uow, task_id, reason, a, _version(),
+                                                               bpmn_dir()).case_no, then="case")
+
+
+@bp.post("/tasks/<task_id>/delegate")
+@login_required
+def delegate(task_id: str):
+    to, reason = request.form.get("to", ""), request.form.get("reason", "")
+    return _act(task_id, lambda uow, a: transitions.delegate(uow, task_id, to, a, reason, _version()))
+
+
+@bp.post("/tasks/<task_id>/reassign")
+@login_required
+def reassign(task_id: str):
+    to, reason = request.form.get("to", ""), request.form.get("reason", "")
+    return _act(task_id, lambda uow, a: transitions.reassign(uow, task_id, to, a, reason, _version()))
 
 
 @bp.get("/cases/<case_no>")
 @login_required
 def case(case_no: str):
+    actor = current_actor()
     with reading() as s:
-        view = cases.case_view(s, cases.case_by_no(s, case_no))
+        row = cases.case_by_no(s, case_no)
+        view = cases.case_view(s, row)
+    if not (actor.is_admin or _involved(actor, view)):
+        raise NotFound(f"no case {case_no}")
     return render_template("worklists/case.html", case=view)
+
+
+def _involved(actor: Actor, view: dict) -> bool:
+    """Whoever worked on the case, or may work one of its open steps, may read it."""
+    if any(actor.may_work(t["group"]) for t in view["open_tasks"]):
+        return True
+    return any(e.get("who") == actor.username or actor.may_work((e.get("data") or {}).get("group"))
+               for e in view["history"])

@@ -1,29 +1,276 @@
-"""Task list queries: inbox (mine), queue (my groups', unclaimed), archive (I finished), team."""
+"""Task lists: inbox (mine), queue (my groups', unclaimed), archive (I finished), team (groups I supervise).
+
+Pages are keyset pages over (sort column, id). A list over several groups is a UNION ALL of one
+ordered, limited index range per (group, state), merged and cut to the page: each part walks the
+``(group, state, due_at, id)`` index from the cursor, so a deep page costs what the first one does.
+A NULL due date sorts last; the part of a group without due dates is its own range (``due_at IS NULL``
+ordered by id), so the row comparison of the dated part stays an index bound on both databases.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
+from engine import office
 from engine.errors import Invalid, Problem
 from engine.identity import Actor
-from engine.models import Task
+from engine.models import Case, Task
+from worklists import cursor as cursors
 
 VIEWS = ("inbox", "queue", "archive", "team")
+SLA_LEVELS = ("green", "yellow", "red")
+# sort name -> (column, descending); every sort ends with the task id as the tie-breaker
+SORTS: dict[str, tuple[str, bool]] = {
+    "due": ("due_at", False),
+    "created": ("created_at", False),
+    "-created": ("created_at", True),
+    "case_no": ("case_no", False),
+    "-case_no": ("case_no", True),
+    "-completed": ("completed_at", True),
+}
+DEFAULT_SORT = {"inbox": "due", "queue": "due", "team": "due", "archive": "-completed"}
+_DATETIME_COLUMNS = {"due_at", "created_at", "completed_at"}
+_NULLABLE_COLUMNS = {"due_at", "completed_at"}
+MAX_LIMIT = 200
+
+T = Task.__table__.c
+LIST_COLUMNS = (T.id, T.case_no, T.process_id, T.service_code, T.name, T.element_id, T.group, T.assignee,
+                T.state, T.version, T.created_at, T.due_at, T.sla_level, T.completed_at, T.completed_by)
 
 
-def task_list(session: Session, actor: Actor, view: str, limit: int = 50) -> list[Task]:
+@dataclass(frozen=True)
+class Filters:
+    """What the caseworker narrowed the list to; every field optional."""
+
+    service: str | None = None
+    process: str | None = None
+    task: str | None = None  # element id or task name
+    sla: str | None = None
+    due_before: datetime | None = None
+    due_after: datetime | None = None
+    department: str | None = None  # a group key
+    q: str | None = None  # case number (prefix) or applicant name (part of Case.subject)
+
+    @classmethod
+    def parse(cls, args: dict[str, str]) -> Filters:
+        """Read filters from query-string arguments; raises Invalid naming each bad field."""
+        problems: list[Problem] = []
+
+        def text(name: str) -> str | None:
+            value = (args.get(name) or "").strip()
+            if len(value) > 128:
+                problems.append(Problem("at most 128 characters", field=name))
+                return None
+            return value or None
+
+        sla = text("sla")
+        if sla is not None and sla not in SLA_LEVELS:
+            problems.append(Problem(f"one of {', '.join(SLA_LEVELS)}", field="sla"))
+        before = _instant(args.get("due_before"), "due_before", problems)
+        after = _instant(args.get("due_after"), "due_after", problems)
+        out = cls(service=text("service"), process=text("process"), task=text("task"), sla=sla,
+                  due_before=before, due_after=after, department=text("department"), q=text("q"))
+        if problems:
+            raise Invalid("invalid list filters", problems)
+        return out
+
+    def as_args(self) -> dict[str, str]:
+        out = {}
+        for name in self.__dataclass_fields__:
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value.isoformat() if isinstance(value, datetime) else str(value)
+        return out
+
+
+def _instant(raw: str | None, name: str, problems: list[Problem]) -> datetime | None:
+    """A date (the start of that day in the office's zone) or a zoned ISO instant."""
+    raw = (raw or "").strip()
+    if not raw:
+        return None
+    try:
+        if len(raw) == 10:
+            return datetime.combine(date.fromisoformat(raw), time(), tzinfo=office.zone)
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        problems.append(Problem("a date YYYY-MM-DD or an ISO instant with its offset", field=name))
+        return None
+    if value.tzinfo is None:
+        problems.append(Problem("an instant needs its UTC offset", field=name))
+        return None
+    return value
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    view: str
+    sort: str
+    filters: Filters = field(default_factory=Filters)
+
+
+def _check_view(view: str) -> None:
     if view not in VIEWS:
         raise Invalid("unknown view", [Problem(f"one of {', '.join(VIEWS)}", field="view")])
-    stmt = select(Task)
+
+
+def _partitions(actor: Actor, view: str, department: str | None) -> list[ColumnElement[bool]]:
+    """One predicate per index range the view covers (an equality prefix of a tasks index)."""
+    me = actor.username
     if view == "inbox":
-        stmt = stmt.where(Task.assignee == actor.username, Task.state == "claimed")
-    elif view == "queue":
-        stmt = stmt.where(Task.group.in_(sorted(actor.visible_groups)), Task.state == "open")
-    elif view == "team":
-        stmt = stmt.where(Task.group.in_(sorted(actor.supervises)), Task.state.in_(("open", "claimed")))
+        parts = [and_(T.assignee == me, T.state == "claimed")]
+    elif view == "archive":
+        parts = [and_(T.completed_by == me, T.state == "completed")]
     else:
-        stmt = stmt.where(Task.completed_by == actor.username, Task.state == "completed")
-        return list(session.scalars(stmt.order_by(Task.completed_at.desc(), Task.id).limit(limit)))
-    stmt = stmt.order_by(Task.due_at.is_(None), Task.due_at, Task.created_at, Task.id).limit(limit)
-    return list(session.scalars(stmt))
+        groups = actor.visible_groups if view == "queue" else actor.supervises
+        states = ("open",) if view == "queue" else ("open", "claimed")
+        if department is not None:
+            groups = groups & {department}
+        return [and_(T.group == g, T.state == s) for g in sorted(groups) for s in states]
+    if department is not None:
+        parts = [and_(p, T.group == department) for p in parts]
+    return parts
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _filter_clauses(f: Filters) -> list[ColumnElement[bool]]:
+    out: list[ColumnElement[bool]] = []
+    if f.service:
+        out.append(T.service_code == f.service)
+    if f.process:
+        out.append(T.process_id == f.process)
+    if f.task:
+        out.append(or_(T.element_id == f.task, T.name == f.task))
+    if f.sla:
+        out.append(T.sla_level == f.sla)
+    if f.due_before:
+        out.append(T.due_at < f.due_before)
+    if f.due_after:
+        out.append(T.due_at >= f.due_after)
+    if f.q:
+        q = _escape_like(f.q)
+        by_subject = select(Case.id).where(Case.subject.like(f"%{q}%", escape="\\"))
+        out.append(or_(T.case_no.like(f"{q}%", escape="\\"), T.case_id.in_(by_subject)))
+    return out
+
+
+def _segments(column_name: str, desc: bool, cur: cursors.Cursor | None) -> list[tuple[list, list]]:
+    """(conditions, order) per ordered range: after the cursor, in the sort's direction."""
+    col = T[column_name]
+    if desc:
+        conds = [col.is_not(None)] if column_name in _NULLABLE_COLUMNS else []
+        if cur is not None:
+            conds.append(tuple_(col, T.id) < tuple_(literal(cur.value, col.type), literal(cur.task_id)))
+        return [(conds, [col.desc(), T.id.desc()])]
+    if column_name not in _NULLABLE_COLUMNS:
+        conds = []
+        if cur is not None:
+            conds.append(tuple_(col, T.id) > tuple_(literal(cur.value, col.type), literal(cur.task_id)))
+        return [(conds, [col.asc(), T.id.asc()])]
+    segments = []
+    if cur is None or cur.value is not None:
+        conds = [col.is_not(None)]
+        if cur is not None:
+            conds.append(tuple_(col, T.id) > tuple_(literal(cur.value, col.type), literal(cur.task_id)))
+        segments.append((conds, [col.asc(), T.id.asc()]))
+    null_conds = [col.is_(None)]
+    if cur is not None and cur.value is None:
+        null_conds.append(T.id > cur.task_id)
+    segments.append((null_conds, [T.id.asc()]))
+    return segments
+
+
+def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort: str | None = None,
+                   limit: int = 50, cursor: str | None = None) -> tuple[Select | None, str]:
+    """The SQL of one page (``limit + 1`` rows, to know whether another page follows) and the sort.
+
+    Returns ``(None, sort)`` when the view covers no group at all. Raises Invalid for a bad view,
+    sort, limit or cursor.
+    """
+    _check_view(view)
+    filters = filters or Filters()
+    sort = sort or DEFAULT_SORT[view]
+    if sort not in SORTS:
+        raise Invalid("unknown sort", [Problem(f"one of {', '.join(SORTS)}", field="sort")])
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid("limit out of range", [Problem(f"between 1 and {MAX_LIMIT}", field="limit")])
+    column_name, desc = SORTS[sort]
+    cur = cursors.decode(cursor, sort, is_datetime=column_name in _DATETIME_COLUMNS) if cursor else None
+    parts = _partitions(actor, view, filters.department)
+    if not parts:
+        return None, sort
+    common = _filter_clauses(filters)
+    n = limit + 1
+    subqueries = [
+        select(*LIST_COLUMNS).where(part, *conds, *common).order_by(*order).limit(n)
+        for part in parts for conds, order in _segments(column_name, desc, cur)
+    ]
+    if len(subqueries) == 1:
+        return subqueries[0], sort
+    merged = union_all(*(select(sq.subquery().c) for sq in subqueries)).subquery("page")
+    col = merged.c[column_name]
+    if desc:
+        order = [col.desc(), merged.c.id.desc()]
+    elif column_name in _NULLABLE_COLUMNS:
+        order = [col.asc().nulls_last(), merged.c.id.asc()]
+    else:
+        order = [col.asc(), merged.c.id.asc()]
+    return select(*merged.c).order_by(*order).limit(n), sort
+
+
+def item(row: Any) -> dict[str, Any]:
+    """One list item: the fields every worklist shows."""
+    m = row._mapping
+    return {
+        "id": m["id"], "case_no": m["case_no"], "process_id": m["process_id"], "service": m["service_code"],
+        "name": m["name"], "element_id": m["element_id"], "group": m["group"], "assignee": m["assignee"],
+        "state": m["state"], "version": m["version"],
+        "created_at": m["created_at"].isoformat(),
+        "due_date": m["due_at"].isoformat() if m["due_at"] else None,
+        "sla_level": m["sla_level"],
+        "completed_at": m["completed_at"].isoformat() if m["completed_at"] else None,
+        "completed_by": m["completed_by"],
+    }
+
+
+def task_page(session: Session, actor: Actor, view: str, filters: Filters | None = None,
+              sort: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
+    """One page of a view; ``next_cursor`` is None on the last page."""
+    filters = filters or Filters()
+    stmt, sort = list_statement(actor, view, filters, sort, limit, cursor)
+    if stmt is None:
+        return Page([], None, view, sort, filters)
+    rows = session.execute(stmt).all()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]._mapping
+        next_cursor = cursors.encode(sort, last[SORTS[sort][0]], last["id"])
+    return Page([item(r) for r in rows], next_cursor, view, sort, filters)
+
+
+def task_list(session: Session, actor: Actor, view: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The first page of a view, unfiltered (kept for callers that want just the items)."""
+    return task_page(session, actor, view, limit=limit).items
+
+
+def counts(session: Session, actor: Actor) -> dict[str, int]:
+    """How many tasks each view holds, for the badges."""
+    out = {}
+    for view in VIEWS:
+        parts = _partitions(actor, view, None)
+        if not parts:
+            out[view] = 0
+            continue
+        stmt = select(func.count()).select_from(Task).where(or_(*parts) if len(parts) > 1 else parts[0])
+        out[view] = int(session.scalar(stmt) or 0)
+    return out

@@ -1,0 +1,174 @@
+"""A task's transitions as a caseworker sees them: claim, unclaim, complete, send back, delegate, reassign.
+
+Each one is a permission check plus one engine state change under the case lock (engine.cases), with
+the optimistic ``version`` the client last saw. Order of answers: 404 no such task, 403 not yours to
+touch, 409 someone else holds or finished it (naming them), 422 bad form data (naming the fields).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine import cases, events, identity
+from engine.db import UnitOfWork
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
+from engine.identity import Actor
+from engine.models import Case, Task
+from worklists import forms
+
+SENT_BACK = "task_sent_back"
+
+
+@dataclass
+class TaskForm:
+    """A task with what its page needs: the schema, last time's data, what the viewer may do."""
+
+    task: Task
+    case: Case
+    schema: dict[str, Any] | None
+    defaults: dict[str, Any]
+    send_back: tuple[str, str] | None
+    allowed: dict[str, bool]
+    colleagues: list[str]
+
+
+def visible_task(session: Session, task_id: str, actor: Actor) -> Task:
+    """The task if the actor may see it (its group, or they hold or finished it); 404 / 403 otherwise."""
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}")
+    if not (actor.may_work(task.group) or actor.username in (task.assignee, task.completed_by)):
+        raise Forbidden(f"task {task_id} belongs to group '{task.group}'")
+    return task
+
+
+def schema_for(session: Session, task: Task, bpmn_dir: Path) -> dict[str, Any] | None:
+    case = session.get(Case, task.case_id)
+    files = case.definition.files if case is not None else {}
+    return forms.load_schema(task.properties, task.element_id, files, bpmn_dir)
+
+
+def task_form(session: Session, task_id: str, actor: Actor, bpmn_dir: Path) -> TaskForm:
+    task = visible_task(session, task_id, actor)
+    case = session.get(Case, task.case_id)
+    schema = schema_for(session, task, bpmn_dir)
+    live = task.state in cases.OPEN_STATES
+    mine = task.assignee == actor.username
+    member = task.group in actor.groups
+    supervisor = actor.supervises_group(task.group)
+    rule = forms.send_back_rule(task.properties, schema)
+    free_or_mine = live and (task.state == "open" or mine)
+    allowed = {
+        "claim": live and task.state == "open" and actor.may_work(task.group),
+        "unclaim": live and task.state == "claimed" and mine,
+        "complete": free_or_mine and actor.may_work(task.group),
+        "send_back": free_or_mine and actor.may_work(task.group) and rule is not None,
+        "delegate": live and (mine or (task.state == "open" and member)),
+        "reassign": live and supervisor,
+    }
+    colleagues = [u for u in identity.members_of(session, task.group) if u != actor.username] \
+        if allowed["delegate"] or allowed["reassign"] else []
+    defaults = forms.previous_data(session, task) if live else dict(task.data or {})
+    return TaskForm(task, case, schema, defaults, rule, allowed, colleagues)
+
+
+def claim(uow: UnitOfWork, task_id: str, actor: Actor, version: int | None = None) -> Task:
+    visible_task(uow.session, task_id, actor)
+    return cases.claim(uow, task_id, actor, version)
+
+
+def unclaim(uow: UnitOfWork, task_id: str, actor: Actor, version: int | None = None) -> Task:
+    visible_task(uow.session, task_id, actor)
+    return cases.unclaim(uow, task_id, actor, version)
+
+
+def _precheck_open(task: Task, actor: Actor) -> None:
+    """Answer 403 / 409 before judging the form (the engine checks again under the lock)."""
+    if not actor.may_work(task.group):
+        raise Forbidden(f"task {task.id} belongs to group '{task.group}'")
+    if task.state == "completed":
+        raise Conflict(f"the task was already completed by {task.completed_by}", holder=task.completed_by)
+    if task.state == "claimed" and task.assignee != actor.username:
+        raise Conflict(f"the task is claimed by {task.assignee}", holder=task.assignee)
+
+
+def complete(uow: UnitOfWork, task_id: str, data: Any, actor: Actor, version: int | None,
+             bpmn_dir: Path) -> Case:
+    """Complete with form data validated against the step's schema."""
+    if not isinstance(data, dict):
+        raise Invalid("the form data must be an object", [Problem("expected an object", field="data")])
+    task = visible_task(uow.session, task_id, actor)
+    _precheck_open(task, actor)
+    forms.validate(schema_for(uow.session, task, bpmn_dir), data)
+    return cases.complete(uow, task_id, data, actor, version)
+
+
+def send_back(uow: UnitOfWork, task_id: str, reason: Any, actor: Actor, version: int | None,
+              bpmn_dir: Path, data: Any = None) -> Case:
+    """退回: complete the step along its modelled send-back flow, with the reason in the history."""
+    task = visible_task(uow.session, task_id, actor)
+    _precheck_open(task, actor)
+    schema = schema_for(uow.session, task, bpmn_dir)
+    rule = forms.send_back_rule(task.properties, schema)
+    if rule is None:
+        raise Forbidden(f"step {task.element_id} has no send-back path in its process")
+    reason = reason.strip() if isinstance(reason, str) else ""
+    if not reason:
+        raise Invalid("a send back needs a reason", [Problem("required", field="reason")])
+    if len(reason) > 2000:
+        raise Invalid("the reason is too long", [Problem("at most 2000 characters", field="reason")])
+    if data is not None and not isinstance(data, dict):
+        raise Invalid("the form data must be an object", [Problem("expected an object", field="data")])
+    name, value = rule
+    payload = {**(data or {}), name: value, "send_back_reason": reason}
+    forms.validate(schema, payload, partial=True)
+    case = cases.complete(uow, task_id, payload, actor, version,
+                          history={"transition": "send_back", "reason": reason})
+    back_to = sorted({t.element_id for t in uow.session.scalars(
+        select(Task).where(Task.case_id == case.id, Task.state == "open"))})
+    events.record(uow, case.id, SENT_BACK, actor=actor.username, element_id=task.element_id, task_id=task_id,
+                  data={"reason": reason, "to": back_to})
+    return case
+
+
+def _check_colleague(session: Session, task: Task, to_user: Any, actor: Actor) -> str:
+    if not isinstance(to_user, str) or not to_user.strip():
+        raise Invalid("name the colleague", [Problem("required", field="to")])
+    to_user = to_user.strip()
+    if to_user == actor.username:
+        raise Invalid("you cannot hand a task to yourself", [Problem("another colleague", field="to")])
+    if to_user not in identity.members_of(session, task.group):
+        raise Invalid(f"{to_user} is not in group {task.group}",
+                      [Problem(f"not a member of {task.group}", field="to")])
+    return to_user
+
+
+def delegate(uow: UnitOfWork, task_id: str, to_user: Any, actor: Actor, reason: str = "",
+             version: int | None = None) -> Task:
+    """Hand my task (or an open one of my group) to a colleague in the same group."""
+    task = visible_task(uow.session, task_id, actor)
+    to_user = _check_colleague(uow.session, task, to_user, actor)
+
+    def may(t: Task) -> bool:
+        if t.state == "claimed" and t.assignee != actor.username:
+            raise Conflict(f"the task is claimed by {t.assignee}", holder=t.assignee)
+        return t.assignee == actor.username or t.group in actor.groups
+
+    return cases.assign(uow, task_id, actor, to_user, kind="delegated", reason=reason or "", allowed=may,
+                        expected_version=version)
+
+
+def reassign(uow: UnitOfWork, task_id: str, to_user: Any, actor: Actor, reason: str = "",
+             version: int | None = None) -> Task:
+    """A supervisor of the task's group gives it to a member of that group, whoever holds it."""
+    task = visible_task(uow.session, task_id, actor)
+    if not actor.supervises_group(task.group):
+        raise Forbidden(f"only a supervisor of {task.group} may reassign this task")
+    to_user = _check_colleague(uow.session, task, to_user, actor)
+    return cases.assign(uow, task_id, actor, to_user, kind="reassigned", reason=reason or "",
+                        allowed=lambda t: actor.supervises_group(t.group), expected_version=version)
