@@ -15,21 +15,23 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from engine import clock
 from engine.errors import Conflict, Invalid, NotFound, OneWindowError, Problem
+from engine.spiff import prune
 from engine.spiff.script_engine import make_script_engine
 from engine.spiff.timers import install_clock
 
@@ -108,6 +110,7 @@ class StepResult:
 
     completed_elements: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     entered_waits: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    fired_timers: list[tuple[str, str]] = field(default_factory=list)  # (element id, due instant), one per firing
 
 
 def spec_to_json(spec, subprocess_specs: dict[str, Any]) -> str:
@@ -266,13 +269,54 @@ def waiting_messages(wf: BpmnWorkflow) -> list[str]:
 def _run_engine(wf: BpmnWorkflow, result: StepResult) -> None:
     def did_complete(task):
         spec = task.task_spec
-        if spec.bpmn_id:
-            result.completed_elements.append((str(task.id), spec.bpmn_id, _properties(spec)))
+        props = _properties(spec)
+        # Gateways are routing, not history: recorded only when a designer hangs a property on one.
+        if spec.bpmn_id and (props or not _is_gateway(spec)):
+            result.completed_elements.append((str(task.id), spec.bpmn_id, props))
 
+    marks = _timer_marks(wf)
     try:
         wf.do_engine_steps(did_complete_task=did_complete)
     except SpiffWorkflowException as exc:
         raise ScriptFailed(_describe(exc)) from exc
+    result.fired_timers += _fired_since(wf, marks)
+
+
+def _timer_marks(wf: BpmnWorkflow) -> dict[UUID, tuple[Any, ...]]:
+    """Each waiting timer before a step: (task, cycles left, next due) for cycles, (task,) otherwise."""
+    marks: dict[UUID, tuple[Any, ...]] = {}
+    for task in list(wf.top_workflow.event_manager.tasks.values()):
+        definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, CycleTimerEventDefinition):
+            value = task._get_internal_data("event_value") or {}
+            marks[task.id] = (task, value.get("cycles"), value.get("next"), value.get("duration"))
+        elif isinstance(definition, TimerEventDefinition) and task.state == TaskState.WAITING:
+            marks[task.id] = (task, task._get_internal_data("event_value"))
+    return marks
+
+
+def _fired_since(wf: BpmnWorkflow, marks: dict[UUID, tuple[Any, ...]]) -> list[tuple[str, str]]:
+    """What fired between ``marks`` and now: one entry per occurrence of a cycle (cycles count down)."""
+    fired: list[tuple[str, str]] = []
+    for mark in marks.values():
+        task = mark[0]
+        element = task.task_spec.bpmn_id or task.task_spec.name
+        if len(mark) == 4:
+            _task, cycles, nxt, duration = mark
+            value = task._get_internal_data("event_value") or {}
+            if cycles is None or nxt is None or value.get("cycles") is None:
+                continue
+            first = datetime.fromisoformat(nxt)
+            for n in range(cycles - value["cycles"]):
+                fired.append((element, (first + timedelta(seconds=n * (duration or 0))).isoformat()))
+        elif task.has_state(TaskState.READY | TaskState.COMPLETED):
+            due = _timer_due(mark[1])
+            fired.append((element, due.isoformat() if due else ""))
+    return fired
+
+
+def _is_gateway(spec) -> bool:
+    return "Gateway" in type(spec).__name__ or type(spec).__name__.endswith(("Join", "Split"))
 
 
 def _describe(exc: Exception) -> str:
@@ -318,11 +362,26 @@ def deliver_message(wf: BpmnWorkflow, name: str, payload: Any) -> StepResult:
     return result
 
 
+MAX_FIRINGS_PER_TICK = 10_000
+
+
 def fire_timers(wf: BpmnWorkflow) -> StepResult:
-    """Refresh timers against the system clock and run on; returns what ran."""
+    """Fire every timer due by the system clock and run on; returns what ran and what fired.
+
+    A repeating timer (``R/P1D``) fires once per occurrence: a tick that comes after several
+    occurrences have passed fires each of them in turn (Spiff moves a cycle on by one occurrence
+    per refresh). A timer due exactly now fires now (Spiff compares strictly, hence the nudge).
+    """
     result = StepResult()
-    wf.refresh_timers()
-    _run_engine(wf, result)
+    for _ in range(MAX_FIRINGS_PER_TICK):
+        before = len(result.fired_timers)
+        marks = _timer_marks(wf)
+        with clock.frozen(clock.now() + timedelta(microseconds=1)):
+            wf.refresh_timers()
+        result.fired_timers += _fired_since(wf, marks)
+        _run_engine(wf, result)
+        if len(result.fired_timers) == before:
+            break
     return result
 
 
@@ -331,7 +390,18 @@ def cancel(wf: BpmnWorkflow) -> None:
 
 
 def is_complete(wf: BpmnWorkflow) -> bool:
-    return wf.is_completed()
+    """Complete only when Spiff says so *and* no task waits anywhere (every subworkflow, no depth limit)."""
+    return wf.is_completed() and not prune.waiting_anywhere(wf)
+
+
+def compact(wf: BpmnWorkflow) -> int:
+    """Drop the completed passes nothing open depends on (see ``engine.spiff.prune``)."""
+    return prune.compact(wf)
+
+
+def state_problem(wf: BpmnWorkflow, state: str) -> str | None:
+    """Why this stored state needs an administrator (too big, too deep, complete while waiting), or None."""
+    return prune.problem(wf, len(state.encode()))
 
 
 def waiting_elements(wf: BpmnWorkflow) -> list[tuple[str, str, dict[str, str]]]:
