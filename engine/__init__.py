@@ -5,6 +5,8 @@ def init_app(app) -> None:
     from engine import api, cli, pages, web
 
     web.register_error_handlers(app)
+    # Pages link to features only when those are installed (the shell must not import them).
+    app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions})
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     cli.register(app)

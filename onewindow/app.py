@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from flask import Flask
 
@@ -30,6 +31,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     clock.set_default(clock.parse_instant(settings.fake_now) if settings.fake_now else None)
     for handler in logging.getLogger().handlers:
         handler.addFilter(PersonalDataFilter())
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     app.extensions["onewindow.db"] = db
     broker.configure(settings.redis_url)

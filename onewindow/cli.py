@@ -52,10 +52,13 @@ def serve(host: str, port: int, no_demo: bool) -> None:
     from onewindow import demo
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("spiff").setLevel(logging.WARNING)  # per-task state changes drown the log
     app = current_app._get_current_object()
     settings = _settings()
     db = app.extensions["onewindow.db"]
     migrate.upgrade(db.url, db.engine)
+    for hook in app.extensions.get("onewindow.startup_hooks", []):  # e.g. load the service catalog
+        hook(app)
     logins = [] if no_demo else demo.seed(app)
     worker = None
     if not settings.redis_url:

@@ -7,6 +7,7 @@
 | ONEWINDOW_FAKE_NOW | (unset: real time) | never set in production |
 | ONEWINDOW_TIMEZONE | Asia/Shanghai | the office's zone |
 | ONEWINDOW_CALENDAR_DIR | bpmn/calendar | a directory the office maintains |
+| ONEWINDOW_ESCALATION_FILE | bpmn/sla/escalation.yaml | the office's escalation chain (SLA) |
 | ONEWINDOW_CATALOG_DIR | bpmn/catalog | |
 | ONEWINDOW_UPLOAD_DIR | instance/uploads | shared storage |
 | ONEWINDOW_SECRET_KEY | random per start | a long random string |
@@ -33,6 +34,7 @@ class Settings:
     fake_now: str | None = None
     timezone: str = "Asia/Shanghai"
     calendar_dir: str = str(ROOT / "bpmn" / "calendar")
+    escalation_file: str = str(ROOT / "bpmn" / "sla" / "escalation.yaml")
     catalog_dir: str = str(ROOT / "bpmn" / "catalog")
     processes_dir: str = str(ROOT / "bpmn" / "processes")
     instance_dir: str = str(ROOT / "instance")
