@@ -2,9 +2,28 @@
 
 
 def init_app(app) -> None:
-    from engine import office
+    from engine import office, scheduler
+    from sla import api, pages, runtime, subscribers, sweep
+    from sla.calendar import load_calendar
     from sla.calendar_cli import calendar_cli
+    from sla.cli import sla_cli
+    from sla.escalation import load_escalation
     from sla.working_days import CalendarWorkingDays
 
+    settings = app.config["ONEWINDOW"]
+    calendar_dir = app.config.get("CALENDAR_DIR")
+    rt = runtime.SlaRuntime(
+        db=app.extensions["onewindow.db"], calendar=load_calendar(calendar_dir), calendar_dir=calendar_dir,
+        escalation=load_escalation(settings.escalation_file), escalation_file=settings.escalation_file,
+        redis_url=settings.redis_url, smtp_url=settings.smtp_url, webhook_url=settings.webhook_url,
+        webhook_secret=settings.webhook_secret,
+    )
+    runtime.current = rt
+    app.extensions["sla.runtime"] = rt
+    office.set_working_days(CalendarWorkingDays(rt.calendar))
+    subscribers.register()
+    scheduler.on_tick("sla.sweep", sweep.tick_hook)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
     app.cli.add_command(calendar_cli)
-    office.set_working_days(CalendarWorkingDays.from_directory(app.config.get("CALENDAR_DIR")))
+    app.cli.add_command(sla_cli)

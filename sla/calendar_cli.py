@@ -142,3 +142,20 @@ def _ranges(days: Iterable[date]) -> Iterator[str]:
         else:
             count = (last - first).days + 1
             yield f"{first.isoformat()}..{last.isoformat()}  {first:%a}..{last:%a}  ({count} days)"
+
+
+@calendar_cli.command("reload")
+@click.option("--now", "now_text", default=None, help="ISO instant; default: the system clock")
+def reload_command(now_text: str | None) -> None:
+    """Re-read the calendar files; when the data changed, recompute open deadlines (recorded in history)."""
+    from sla import runtime
+    from sla.sweep import recompute_all
+
+    with _clear_errors():
+        now = clock.parse_instant(now_text) if now_text else clock.now()
+        rt = runtime.current
+        changed = rt.reload_calendar()
+        moved = recompute_all(runtime.database(), _today() if now_text is None else now.astimezone(
+            ZoneInfo(current_app.config.get("TIMEZONE", DEFAULT_TIMEZONE))).date())
+    click.echo(f"calendar version {rt.calendar.version} ({'changed' if changed else 'unchanged'}); "
+               f"{moved} case(s) with moved deadlines")
