@@ -2,4 +2,16 @@
 
 
 def init_app(app) -> None:
-    return None
+    from engine import cases, scheduler
+    from intake import acceptance, api, demo, pages
+    from intake.cli import catalog_cli, load_configured
+    from intake.feedback import RateLimiter
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    app.cli.add_command(catalog_cli)
+    app.extensions.setdefault("intake.rate_limiter", RateLimiter(limit=30, seconds=60))
+    app.extensions.setdefault("onewindow.demo_hooks", []).append(demo.seed)
+    app.extensions.setdefault("onewindow.startup_hooks", []).append(load_configured)
+    cases.add_completion_check("intake", acceptance.completion_check)
+    scheduler.on_tick("intake.deemed_acceptance", acceptance.deemed_acceptance_tick)

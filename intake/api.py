@@ -1,0 +1,161 @@
+"""Intake's HTTP API: the catalog, applications, acceptance, resubmission, notices, issuance,
+and the applicant's public progress query and rating."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
+
+from engine.errors import Invalid, NotFound, Problem
+from engine.openapi import operation
+from engine.web import current_actor, json_body, login_required, reading, unit_of_work
+from intake import acceptance, applications, catalog_store, feedback, notice_data, views
+from intake.notices import render_html, render_pdf
+from intake.requests import from_form, parse_application, parse_materials
+
+bp = Blueprint("intake_api", __name__, url_prefix="/api")
+
+
+def _settings():
+    return current_app.config["ONEWINDOW"]
+
+
+def _body() -> dict:
+    if request.mimetype == "multipart/form-data":
+        return from_form(request.form, request.files)
+    return json_body()
+
+
+def _version() -> int | None:
+    body = request.get_json(silent=True) or {}
+    v = body.get("version") if isinstance(body, dict) else None
+    return v if isinstance(v, int) else None
+
+
+@bp.get("/services")
+@operation("The service catalog: every item's guide", tag="services", auth=False)
+def list_services():
+    with reading() as s:
+        return jsonify([catalog_store.guide(row) for row in catalog_store.current_items(s)])
+
+
+@bp.get("/services/<code>")
+@operation("One service item's guide (办事指南): materials, limits, fees, visits", tag="services",
+           auth=False, errors=(404,))
+def get_service(code: str):
+    with reading() as s:
+        return jsonify(catalog_store.guide(catalog_store.current(s, code)))
+
+
+@bp.post("/applications")
+@login_required
+@operation("Register an application: checks the applicant, reuses materials, starts the case",
+           tag="applications", errors=(403, 413, 422),
+           body={"service_code": "string", "applicant": {"kind": "string", "id_number": "string",
+                                                         "name": "string", "phone": "string"},
+                 "materials": "array of {code, file?: {name, content_base64}}", "channel": "string"},
+           returns={"case_no": "string", "status": "string", "missing_materials": "array",
+                    "reused_materials": "array", "due_date": "string"})
+def submit():
+    parsed = parse_application(_body(), _settings().max_upload_bytes)
+    with unit_of_work() as uow:
+        received = applications.receive(uow, parsed, current_actor(), _settings().upload_dir)
+    return jsonify(received.as_dict()), 201, {
+        "Location": url_for("intake_api.get_application", case_no=received.case_no)}
+
+
+@bp.get("/applications/<case_no>")
+@login_required
+@operation("An application: applicant (whole only for those handling it), materials, status, notices",
+           tag="applications", errors=(404,))
+def get_application(case_no: str):
+    with reading() as s:
+        return jsonify(views.application_view(s, applications.application_for(s, case_no), current_actor()))
+
+
+@bp.post("/cases/<case_no>/acceptance")
+@login_required
+@operation("The front desk's acceptance decision: accept | reject | correction", tag="applications",
+           body={"decision": "string", "reason": "string", "missing": "array", "redirect_office": "string"},
+           errors=(403, 404, 409, 422))
+def decide(case_no: str):
+    body = json_body()
+    with unit_of_work() as uow:
+        case = acceptance.decide(uow, case_no, body, current_actor(), _version())
+        out = {"case_no": case_no, "status": case.status}
+    return jsonify(out)
+
+
+@bp.post("/cases/<case_no>/materials")
+@login_required
+@operation("The applicant's corrected materials (delivers materials_resubmitted)", tag="applications",
+           body={"materials": "array of {code, file?}"}, errors=(403, 404, 409, 413, 422))
+def resubmit(case_no: str):
+    body = _body()
+    problems: list[Problem] = []
+    materials = parse_materials(body.get("materials"), _settings().max_upload_bytes, problems)
+    if problems:
+        raise Invalid("invalid materials", problems)
+    with unit_of_work() as uow:
+        out = applications.resubmit(uow, case_no, materials, current_actor(), _settings().upload_dir)
+    return jsonify(out)
+
+
+@bp.post("/cases/<case_no>/issuance")
+@login_required
+@operation("Issue the result at the window: result, certificate_no, delivery, tracking_no, handed_over_at",
+           tag="applications", errors=(403, 404, 409, 422),
+           body={"result": "string", "certificate_no": "string", "delivery": "string",
+                 "tracking_no": "string", "handed_over_at": "string"})
+def issue(case_no: str):
+    body = json_body()
+    with unit_of_work() as uow:
+        case = acceptance.issue(uow, case_no, body, current_actor(), _version())
+        out = {"case_no": case_no, "status": case.status}
+    return jsonify(out)
+
+
+@bp.get("/cases/<case_no>/notices/<kind>.<fmt>")
+@login_required
+@operation("A notice as printable HTML or PDF: receipt | acceptance | refusal | correction",
+           tag="applications", errors=(404,), params={"full": "1: print the ID number whole (handlers only)"})
+def notice(case_no: str, kind: str, fmt: str):
+    if fmt not in ("html", "pdf"):
+        raise NotFound("notices come as .html or .pdf")
+    actor = current_actor()
+    with reading() as s:
+        application = applications.application_for(s, case_no)
+        whole = request.args.get("full") == "1" and views.may_see_personal(actor, application)
+        ctx = notice_data.context(s, application, kind, _settings().office_name, whole_id=whole)
+    if fmt == "html":
+        return Response(render_html(kind, ctx), mimetype="text/html")
+    return Response(render_pdf(kind, ctx), mimetype="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="{case_no}-{kind}.pdf"'})
+
+
+def _limiter() -> feedback.RateLimiter:
+    return current_app.extensions["intake.rate_limiter"]
+
+
+@bp.get("/public/cases/<case_no>")
+@operation("Public progress query (no login): status, stage, promised date; nothing personal",
+           tag="public", auth=False, errors=(404, 429), params={"id_tail": "last 4 characters of the ID number"})
+def public_case(case_no: str):
+    _limiter().hit(request.remote_addr or "?")
+    with reading() as s:
+        application, case = feedback.find(s, case_no, request.args.get("id_tail"))
+        from intake.progress import public_view
+
+        return jsonify(public_view(s, application, case))
+
+
+@bp.post("/public/cases/<case_no>/rating")
+@operation("Rate a closed case (好差评): 非常满意 | 满意 | 基本满意 | 不满意 | 非常不满意", tag="public",
+           auth=False, errors=(404, 409, 422, 429),
+           body={"id_tail": "string", "grade": "string", "comment": "string"})
+def public_rating(case_no: str):
+    _limiter().hit(request.remote_addr or "?")
+    body = json_body()
+    with unit_of_work() as uow:
+        out = feedback.rate(uow, case_no, body.get("id_tail") or request.args.get("id_tail"),
+                            body.get("grade"), body.get("comment"))
+    return jsonify(out), 201

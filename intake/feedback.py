@@ -1,0 +1,117 @@
+"""The applicant's side without a login: the progress query and the rating (好差评).
+
+Both need the case number and the last four characters of the applicant's number; a wrong pair is
+indistinguishable from a missing case (404), and a client that guesses is slowed by a per-IP window.
+A bad rating (不满意, 非常不满意) starts the ``bad_review_followup`` process, whose one task goes to the
+department that owns the item; its supervisors see it in their queue.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from sqlalchemy import select
+
+from engine import cases, clock, events
+from engine.db import UnitOfWork
+from engine.errors import Conflict, Invalid, NotFound, OneWindowError, Problem
+from engine.identity import Actor
+from engine.models import Case
+from intake.models import Application, Rating
+
+GRADES = {
+    # code: (label, bad)
+    "very_satisfied": ("非常满意", False),
+    "satisfied": ("满意", False),
+    "basically_satisfied": ("基本满意", False),
+    "dissatisfied": ("不满意", True),
+    "very_dissatisfied": ("非常不满意", True),
+}
+_BY_LABEL = {label: code for code, (label, _bad) in GRADES.items()}
+FOLLOWUP_PROCESS = "bad_review_followup"
+PUBLIC = Actor("public")
+COMMENT_MAX = 1000
+
+
+class TooManyRequests(OneWindowError):
+    status = 429
+    title = "Too many requests"
+
+
+class RateLimiter:
+    """At most ``limit`` requests per ``seconds`` per client key, in memory (one process)."""
+
+    def __init__(self, limit: int = 30, seconds: float = 60.0):
+        self.limit, self.seconds = limit, seconds
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, key: str) -> None:
+        """Count one request. Raises TooManyRequests when the window is full."""
+        now = time.monotonic()
+        with self._lock:
+            if len(self._hits) > 10_000:  # forget idle clients so memory stays bounded
+                for k in [k for k, q in self._hits.items() if not q or q[-1] < now - self.seconds]:
+                    del self._hits[k]
+            window = self._hits.setdefault(key, deque())
+            while window and window[0] <= now - self.seconds:
+                window.popleft()
+            if len(window) >= self.limit:
+                raise TooManyRequests("查询过于频繁，请稍后再试 / too many requests, try again later")
+            window.append(now)
+
+
+def find(session, case_no: str, id_tail: str | None) -> tuple[Application, Case]:
+    """The application whose applicant number ends with ``id_tail``. Raises NotFound otherwise."""
+    tail = (id_tail or "").strip().upper()
+    application = session.scalar(select(Application).where(Application.case_no == case_no))
+    expected = application.applicant.id_number[-4:] if application is not None else "\0\0\0\0"
+    if len(tail) != 4 or not hmac.compare_digest(tail.encode(), expected.encode()) or application is None:
+        raise NotFound("没有找到该办件 / no such case for this number")
+    return application, session.get(Case, application.case_id)
+
+
+def grade_code(value: Any) -> str:
+    if isinstance(value, str):
+        value = value.strip()
+        if value in GRADES:
+            return value
+        if value in _BY_LABEL:
+            return _BY_LABEL[value]
+    raise Invalid("unknown grade", [Problem(
+        "评价等级应为 非常满意、满意、基本满意、不满意、非常不满意 之一 / one of "
+        + ", ".join(GRADES), field="grade")])
+
+
+def rate(uow: UnitOfWork, case_no: str, id_tail: str | None, grade: Any, comment: Any) -> dict[str, Any]:
+    """Record the applicant's rating of a closed case; a bad one opens a follow-up case."""
+    code = grade_code(grade)
+    if comment is not None and not isinstance(comment, str):
+        raise Invalid("comment must be text", [Problem("text expected", field="comment")])
+    text = (comment or "").strip()[:COMMENT_MAX] or None
+    application, case = find(uow.session, case_no, id_tail)
+    case = cases.open_case(uow, case_no).case  # lock: one rating per case, even when two arrive
+    if case.status != "completed":
+        raise Conflict("办结后方可评价 / a case can be rated once it is closed")
+    if uow.session.scalar(select(Rating).where(Rating.case_id == case.id)) is not None:
+        raise Conflict("该办件已评价 / this case has already been rated")
+    label, bad = GRADES[code]
+    rating = Rating(case_id=case.id, grade=code, bad=bad, comment=text, rated_at=clock.now())
+    uow.session.add(rating)
+    if bad:
+        department = application.item.department
+        followup = cases.start_case(uow, FOLLOWUP_PROCESS, {
+            "department": department, "rated_case_no": case_no, "service_code": application.service_code,
+            "service_name": application.item.name, "grade": code, "grade_label": label,
+            "comment": text or "",
+        }, PUBLIC, service_code=application.service_code, subject=f"差评回访 {case_no}")
+        rating.followup_case_no = followup.case_no
+    events.record(uow, case.id, "rated", actor="applicant",
+                  data={"grade": code, "label": label, "bad": bad, "followup_case_no": rating.followup_case_no})
+    uow.session.flush()
+    return {"case_no": case_no, "grade": code, "label": label, "bad": bad,
+            "followup_case_no": rating.followup_case_no}

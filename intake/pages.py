@@ -1,0 +1,133 @@
+"""The front desk's pages (综合窗口): register an application with the catalog's checklist, decide
+acceptance, print notices, issue results, look a case up. Server-rendered, zh-CN."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from engine import cases
+from engine.errors import Invalid, NotFound
+from engine.models import Task
+from engine.privacy import mask_id_number
+from engine.web import current_actor, optional_actor, reading, unit_of_work
+from intake import acceptance, applications, catalog_store, views
+from intake.identity import ApplicantKind
+from intake.models import Application
+from intake.requests import from_form, parse_application
+
+bp = Blueprint("intake_pages", __name__, template_folder="templates", url_prefix="/window")
+
+DECISION_LABELS = [("accept", "受理"), ("correction", "补正（一次性告知）"), ("reject", "不予受理")]
+KIND_LABELS = [(ApplicantKind.PERSON.value, "自然人（公民身份号码）"),
+               (ApplicantKind.ORGANIZATION.value, "法人和其他组织（统一社会信用代码）")]
+NOTICE_LABELS = {"receipt": "收件凭证", "acceptance": "受理通知书", "refusal": "不予受理通知书",
+                 "correction": "补正材料通知书"}
+
+
+@bp.before_request
+def _require_login():
+    if optional_actor() is None:
+        return redirect(url_for("shell.login", next=request.path))
+    return None
+
+
+def _settings():
+    return current_app.config["ONEWINDOW"]
+
+
+@bp.get("/")
+def window():
+    actor = current_actor()
+    with reading() as s:
+        items = catalog_store.current_items(s)
+        open_rows = s.execute(
+            select(Task, Application).join(Application, Application.case_id == Task.case_id)
+            .where(Task.group == applications.FRONT_DESK, Task.state.in_(cases.OPEN_STATES))
+            .order_by(Task.created_at, Task.id).limit(100)).all()
+        to_decide = [(t, a) for t, a in open_rows if t.element_id == a.intake_element]
+        to_issue = [(t, a) for t, a in open_rows if t.element_id != a.intake_element]
+        recent = [(a, views.applicant_dict(a, False)) for a in views.recent(s)]
+        return render_template("intake/window.html", items=items, to_decide=to_decide, to_issue=to_issue,
+                               recent=recent, actor=actor, mask=mask_id_number)
+
+
+@bp.get("/lookup")
+def lookup():
+    case_no = (request.args.get("case_no") or "").strip()
+    if not case_no:
+        return redirect(url_for("intake_pages.window"))
+    with reading() as s:
+        applications.application_for(s, case_no)
+    return redirect(url_for("intake_pages.case", case_no=case_no))
+
+
+@bp.get("/apply")
+def apply_form():
+    code = request.args.get("service", "")
+    id_number = (request.args.get("id_number") or "").strip().upper()
+    with reading() as s:
+        row = catalog_store.current(s, code)
+        on_file = {}
+        if id_number:
+            applicant = applications.applicant_by_number(s, id_number)
+            found = applications.reusable_on_file(s, applicant.id if applicant else None, row)
+            on_file = {c: m.application.case_no for c, m in found.items()}
+        return render_template("intake/apply.html", item=row, guide=catalog_store.guide(row), on_file=on_file,
+                               id_number=id_number, kinds=KIND_LABELS, kind=request.args.get("kind", "person"))
+
+
+@bp.post("/apply")
+def apply_submit():
+    body = from_form(request.form, request.files)
+    parsed = parse_application(body, _settings().max_upload_bytes)
+    with unit_of_work() as uow:
+        received = applications.receive(uow, parsed, current_actor(), _settings().upload_dir)
+    return redirect(url_for("intake_pages.case", case_no=received.case_no, registered=1))
+
+
+@bp.get("/cases/<case_no>")
+def case(case_no: str):
+    actor = current_actor()
+    with reading() as s:
+        application = applications.application_for(s, case_no)
+        view = views.application_view(s, application, actor)
+        history = cases.case_view(s, s.get(cases.Case, application.case_id), with_data=False)["history"]
+        return render_template("intake/case.html", a=view, item=application.item, history=history,
+                               decisions=DECISION_LABELS, notice_labels=NOTICE_LABELS,
+                               registered=request.args.get("registered") == "1")
+
+
+def _form_data(keys: tuple[str, ...]) -> dict:
+    return {k: request.form.get(k) for k in keys if request.form.get(k) not in (None, "")}
+
+
+@bp.post("/cases/<case_no>/acceptance")
+def decide(case_no: str):
+    data = _form_data(("decision", "reason", "redirect_office"))
+    data["missing"] = request.form.getlist("missing")
+    with unit_of_work() as uow:
+        acceptance.decide(uow, case_no, data, current_actor())
+    return redirect(url_for("intake_pages.case", case_no=case_no))
+
+
+@bp.post("/cases/<case_no>/issuance")
+def issue(case_no: str):
+    data = _form_data(("result", "certificate_no", "delivery", "tracking_no", "handed_over_at"))
+    if "handed_over_at" in data and len(data["handed_over_at"]) == 16:  # <input type=datetime-local>
+        data["handed_over_at"] = data["handed_over_at"] + ":00+08:00"
+    with unit_of_work() as uow:
+        acceptance.issue(uow, case_no, data, current_actor())
+    return redirect(url_for("intake_pages.case", case_no=case_no))
+
+
+@bp.errorhandler(NotFound)
+def _not_found(exc: NotFound):
+    return render_template("error.html", status=404, title="未找到 / Not found", detail=str(exc),
+                           problems=[]), 404
+
+
+@bp.errorhandler(Invalid)
+def _invalid(exc: Invalid):
+    return render_template("error.html", status=422, title="输入有误 / Invalid input", detail=str(exc),
+                           problems=[p.as_dict() for p in exc.problems]), 422
