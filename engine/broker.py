@@ -44,9 +44,22 @@ def actor(fn: Callable | None = None, **options):
     return decorate(fn) if fn is not None else decorate
 
 
+_redis_url: str | None = None
+
+
 def configure(redis_url: str | None) -> dramatiq.Broker:
-    """Choose the broker: Redis at ``redis_url``, else the in-process stub. Rebinds every actor."""
-    global _broker
+    """Choose the broker: Redis at ``redis_url``, else the in-process stub. Rebinds every actor.
+
+    Configuring the same kind again keeps the broker (and a running in-process worker); switching
+    moves a running in-process worker over to the new broker.
+    """
+    global _broker, _redis_url
+    with _lock:
+        current = _broker
+    if current is not None and redis_url == _redis_url:
+        return current
+    was_running = _worker is not None
+    stop_in_process_worker()
     if redis_url:
         from dramatiq.brokers.redis import RedisBroker
 
@@ -55,11 +68,13 @@ def configure(redis_url: str | None) -> dramatiq.Broker:
         broker = StubBroker(middleware=_middleware())
         broker.emit_after("process_boot")
     with _lock:
-        _broker = broker
+        _broker, _redis_url = broker, redis_url
     dramatiq.set_broker(broker)
     for a in _actors:
         a.broker = broker
         broker.declare_actor(a)
+    if was_running and not redis_url:
+        start_in_process_worker()
     return broker
 
 
