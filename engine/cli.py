@@ -118,6 +118,19 @@ def tick_command(now_text: str | None) -> None:
         sys.exit(1)
 
 
+@click.command("openapi")
+@click.option("--markdown", is_flag=True, help="a Markdown API reference instead of the JSON document")
+@with_appcontext
+def openapi_command(markdown: bool) -> None:
+    """Print the OpenAPI document (docs/api.md is generated with --markdown)."""
+    import json
+
+    from engine.openapi import document, markdown_reference
+
+    doc = document()
+    click.echo(markdown_reference(doc) if markdown else json.dumps(doc, ensure_ascii=False, indent=2))
+
+
 def register(app: Flask) -> None:
-    for command in (deploy_command, lint_command, tick_command, user_cli):
+    for command in (deploy_command, lint_command, tick_command, user_cli, openapi_command):
         app.cli.add_command(command)
