@@ -51,13 +51,13 @@ def send_all(delivery_ids: list[int]) -> None:
             log.exception("could not hand delivery %s to the broker", delivery_id)
 
 
-def _load(delivery_id: int) -> tuple[AlertDelivery, dict[str, Any]] | None:
+def _load(delivery_id: int) -> tuple[str, dict[str, Any]] | None:
+    """(recipient, alert as a dict) of a delivery still to make, else None."""
     with runtime.database().read() as s:
         row = s.get(AlertDelivery, delivery_id)
         if row is None or row.state in ("sent", "dead"):
             return None
-        alert = s.get(Alert, row.alert_id)
-        return row, alert_dict(alert)
+        return row.recipient, alert_dict(s.get(Alert, row.alert_id))
 
 
 def _record(delivery_id: int, *, error: str | None = None, state: str | None = None) -> None:
@@ -89,9 +89,9 @@ def send_email(delivery_id: int) -> None:
     loaded = _load(delivery_id)
     if loaded is None:
         return
-    row, alert = loaded
+    recipient, alert = loaded
     try:
-        smtp_send(row.recipient, f"[onewindow] {alert['level']} {alert['case_no']}",
+        smtp_send(recipient, f"[onewindow] {alert['level']} {alert['case_no']}",
                   f"{alert['message']}\n\nrule {alert['rule']} v{alert['rule_version']}\n")
     except Exception as exc:
         _record(delivery_id, error=f"{type(exc).__name__}: {exc}")
@@ -104,10 +104,10 @@ def send_webhook(delivery_id: int) -> None:
     loaded = _load(delivery_id)
     if loaded is None:
         return
-    row, alert = loaded
+    recipient, alert = loaded
     rt = runtime.current
     body = json.dumps({"type": "sla.alert", "alert": alert}, ensure_ascii=False, sort_keys=True).encode()
-    request = urllib.request.Request(row.recipient, data=body, method="POST", headers={
+    request = urllib.request.Request(recipient, data=body, method="POST", headers={
         "Content-Type": "application/json", SIGNATURE_HEADER: sign(rt.webhook_secret or "", body),
         "X-Onewindow-Delivery": str(delivery_id)})
     try:

@@ -20,13 +20,14 @@ def _now(text: str | None):
 
 @sla_cli.command("sweep")
 @click.option("--now", "now_text", default=None, help="ISO instant; default: the system clock")
-def sweep_command(now_text: str | None) -> None:
+@click.option("--no-lock", is_flag=True, help="Sweep even if another process does (drills: alerts stay unique).")
+def sweep_command(now_text: str | None, no_lock: bool) -> None:
     """Move clocks to their level and raise alerts (what every tick does)."""
-    from sla.sweep import tick_hook
+    from sla.sweep import sweep, tick_hook
 
     now = _now(now_text)
     with clock.frozen(now):
-        click.echo(tick_hook(runtime.database(), now))
+        click.echo(sweep(runtime.database(), now) if no_lock else tick_hook(runtime.database(), now))
 
 
 @sla_cli.command("digest")

@@ -1,0 +1,94 @@
+"""Acceptance 3: `onewindow tick` run by two OS processes at once over the same instant raises each
+alert once (PostgreSQL: advisory lock, and the unique constraint underneath it)."""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import subprocess
+import sys
+from datetime import date, datetime, time
+
+import pytest
+from sqlalchemy import func, select
+
+from engine import broker, clock, office
+from engine.models import Task
+from sla.models import Alert, AlertDelivery
+from tests.conftest import ROOT, Api, deploy_reference
+
+pytestmark = pytest.mark.postgres
+INSTANT = datetime.combine(date(2026, 4, 15), time(10), office.zone).isoformat()
+
+
+def _seed(app, n: int) -> None:
+    window = Api(app, "window1")
+    with clock.frozen(datetime.combine(date(2026, 3, 2), time(10), office.zone)):
+        for _ in range(n):
+            r = window.post("/api/cases", json={"process_id": "one_window",
+                                                "data": {"category": "food", "applicant_name": "张三"}})
+            assert r.status_code == 201, r.get_json()
+            no = r.get_json()["case_no"]
+            broker.drain()
+            with app.extensions["onewindow.db"].read() as s:
+                task = s.scalar(select(Task.id).where(Task.case_no == no, Task.element_id == "intake"))
+            assert window.post(f"/api/tasks/{task}/complete", json={"data": {"decision": "accept"}}).status_code == 200
+    broker.drain()
+
+
+def _run_two(app, tmp_path, *args: str) -> list[str]:
+    env = {**os.environ, "ONEWINDOW_DATABASE_URL": app.extensions["onewindow.db"].url,
+           "ONEWINDOW_INSTANCE_DIR": str(tmp_path), "ONEWINDOW_SECRET_KEY": "x" * 32}
+    env.pop("ONEWINDOW_REDIS_URL", None)
+    cmd = [sys.executable, "-m", "onewindow.cli", *args]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(2)]
+    outs = []
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, (out, err)
+        outs.append(out)
+    return outs
+
+
+def _raised(output: str) -> int:
+    found = re.search(r"\{.*\}", output)
+    return ast.literal_eval(found.group(0)).get("alerts_raised", 0) if found else 0
+
+
+def _counts(app) -> tuple[int, int, int]:
+    with app.extensions["onewindow.db"].read() as s:
+        alerts = s.scalar(select(func.count()).select_from(Alert))
+        distinct = s.scalar(select(func.count()).select_from(
+            select(Alert.case_id, Alert.step, Alert.level, Alert.rule_id).distinct().subquery()))
+        inbox = s.scalar(select(func.count()).select_from(AlertDelivery).where(AlertDelivery.channel == "inbox"))
+    return alerts, distinct, inbox
+
+
+def test_two_tick_processes_raise_each_alert_once(pg_app, tmp_path):
+    # Given 3 cases accepted on 2026-03-02 (their intake steps already raised a yellow alert each)
+    deploy_reference(pg_app)
+    _seed(pg_app, 3)
+    before, _, _ = _counts(pg_app)
+    assert before == 3
+    # When two processes tick at the same instant, long after every deadline
+    outs = _run_two(pg_app, tmp_path, "tick", "--now", INSTANT)
+    # Then each case got, once: the handle step's and the case's supervisor-red and director-red-3
+    alerts, distinct, inbox = _counts(pg_app)
+    assert alerts == distinct == before + 3 * 4
+    assert sum(_raised(o) for o in outs) == 3 * 4
+    # (one process swept, the other found the lock taken or nothing left to move)
+    # and one inbox delivery per recipient: intake yellow to window1 and window2; red to market_lead and
+    # director (who supervises market_dept too), director-red-3 to the director; for the step and the case
+    assert inbox == 3 * (2 + 2 * (2 + 1))
+
+
+def test_two_sweeps_without_the_lock_still_raise_once(pg_app, tmp_path):
+    deploy_reference(pg_app)
+    _seed(pg_app, 8)
+    before, _, _ = _counts(pg_app)
+    outs = _run_two(pg_app, tmp_path, "sla", "sweep", "--no-lock", "--now", INSTANT)
+    alerts, distinct, _ = _counts(pg_app)
+    assert alerts == distinct == before + 8 * 4
+    assert sum(_raised(o) for o in outs) == 8 * 4
