@@ -21,6 +21,7 @@ from engine.models import Task, User
 from engine.scheduler import tick
 from sla.channels import SIGNATURE_HEADER
 from sla.models import Alert, AlertDelivery
+from tests import conftest
 from tests.conftest import Api, deploy_reference
 
 SECRET = "hook-secret-for-tests"
@@ -121,6 +122,7 @@ def wait_until(predicate, seconds: float = 20.0) -> None:
 
 @pytest.fixture
 def office_app(sqlite_app):
+    conftest._tokens.clear()  # tokens cached by another test's frozen clock may be expired here
     deploy_reference(sqlite_app)
     with sqlite_app.extensions["onewindow.db"].unit_of_work() as uow:
         uow.session.execute(update(User).where(User.username == "market_lead").values(email="lead@example.gov.cn"))

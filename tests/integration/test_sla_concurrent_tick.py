@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from engine import broker, clock, office
 from engine.models import Task
 from sla.models import Alert, AlertDelivery
+from tests import conftest
 from tests.conftest import ROOT, Api, deploy_reference
 
 pytestmark = pytest.mark.postgres
@@ -23,8 +24,9 @@ INSTANT = datetime.combine(date(2026, 4, 15), time(10), office.zone).isoformat()
 
 
 def _seed(app, n: int) -> None:
-    window = Api(app, "window1")
     with clock.frozen(datetime.combine(date(2026, 3, 2), time(10), office.zone)):
+        conftest._tokens.clear()
+        window = Api(app, "window1")
         for _ in range(n):
             r = window.post("/api/cases", json={"process_id": "one_window",
                                                 "data": {"category": "food", "applicant_name": "张三"}})

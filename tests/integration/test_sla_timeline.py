@@ -12,6 +12,7 @@ from engine import broker, clock, office
 from engine.models import Case, Task
 from engine.scheduler import tick
 from sla.models import Alert
+from tests import conftest
 from tests.conftest import Api, deploy_reference
 
 
@@ -67,6 +68,7 @@ def tick_on(app, day: str) -> None:
 
 @pytest.fixture
 def office_app(sqlite_app):
+    conftest._tokens.clear()  # tokens cached by another test's frozen clock may be expired here
     deploy_reference(sqlite_app)
     return sqlite_app
 
