@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session
 
 from engine import office
@@ -120,80 +121,112 @@ def _check_view(view: str) -> None:
         raise Invalid("unknown view", [Problem(f"one of {', '.join(VIEWS)}", field="view")])
 
 
-def _partitions(actor: Actor, view: str, department: str | None) -> list[ColumnElement[bool]]:
-    """One predicate per index range the view covers (an equality prefix of a tasks index)."""
-    me = actor.username
-    if view == "inbox":
-        parts = [and_(T.assignee == me, T.state == "claimed")]
-    elif view == "archive":
-        parts = [and_(T.completed_by == me, T.state == "completed")]
-    else:
-        groups = actor.visible_groups if view == "queue" else actor.supervises
-        states = ("open",) if view == "queue" else ("open", "claimed")
-        if department is not None:
-            groups = groups & {department}
-        return [and_(T.group == g, T.state == s) for g in sorted(groups) for s in states]
+def _view_scope(actor: Actor, view: str, department: str | None) -> tuple[list[str], tuple[str, ...]]:
+    """The groups (queue, team) and the task states a view covers."""
+    if view in ("inbox", "archive"):
+        return [], (("claimed",) if view == "inbox" else ("completed",))
+    groups = actor.visible_groups if view == "queue" else actor.supervises
     if department is not None:
-        parts = [and_(p, T.group == department) for p in parts]
-    return parts
+        groups = groups & {department}
+    return sorted(groups), (("open",) if view == "queue" else ("open", "claimed"))
+
+
+def _partitions(view: str, n_groups: int, states: tuple[str, ...], department: bool) -> list[ColumnElement[bool]]:
+    """One predicate per index range the view covers (an equality prefix of a tasks index)."""
+    if view in ("inbox", "archive"):
+        who = T.assignee if view == "inbox" else T.completed_by
+        part = and_(who == bindparam("me"), T.state == states[0])
+        return [and_(part, T.group == bindparam("department"))] if department else [part]
+    return [and_(T.group == bindparam(f"g{i}"), T.state == s) for i in range(n_groups) for s in states]
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _filter_clauses(f: Filters) -> list[ColumnElement[bool]]:
+def _filter_clauses(present: tuple[str, ...]) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
-    if f.service:
-        out.append(T.service_code == f.service)
-    if f.process:
-        out.append(T.process_id == f.process)
-    if f.task:
-        out.append(or_(T.element_id == f.task, T.name == f.task))
-    if f.sla:
-        out.append(T.sla_level == f.sla)
-    if f.due_before:
-        out.append(T.due_at < f.due_before)
-    if f.due_after:
-        out.append(T.due_at >= f.due_after)
-    if f.q:
-        q = _escape_like(f.q)
-        by_subject = select(Case.id).where(Case.subject.like(f"%{q}%", escape="\\"))
-        out.append(or_(T.case_no.like(f"{q}%", escape="\\"), T.case_id.in_(by_subject)))
+    if "service" in present:
+        out.append(T.service_code == bindparam("service"))
+    if "process" in present:
+        out.append(T.process_id == bindparam("process"))
+    if "task" in present:
+        out.append(or_(T.element_id == bindparam("task"), T.name == bindparam("task")))
+    if "sla" in present:
+        out.append(T.sla_level == bindparam("sla"))
+    if "due_before" in present:
+        out.append(T.due_at < bindparam("due_before", type_=T.due_at.type))
+    if "due_after" in present:
+        out.append(T.due_at >= bindparam("due_after", type_=T.due_at.type))
+    if "q" in present:
+        by_subject = select(Case.id).where(Case.subject.like(bindparam("q_part"), escape="\\"))
+        out.append(or_(T.case_no.like(bindparam("q_prefix"), escape="\\"), T.case_id.in_(by_subject)))
     return out
 
 
-def _segments(column_name: str, desc: bool, cur: cursors.Cursor | None) -> list[tuple[list, list]]:
-    """(conditions, order) per ordered range: after the cursor, in the sort's direction."""
+def _after(col, desc: bool) -> ColumnElement[bool]:
+    key = tuple_(col, T.id)
+    bound = tuple_(bindparam("after_value", type_=col.type), bindparam("after_id", type_=T.id.type))
+    return key < bound if desc else key > bound
+
+
+def _segments(column_name: str, desc: bool, cursor_kind: str | None) -> list[tuple[list, list]]:
+    """(conditions, order) per ordered range after the cursor (``cursor_kind``: None, "value", "null")."""
     col = T[column_name]
+    nullable = column_name in _NULLABLE_COLUMNS
     if desc:
-        conds = [col.is_not(None)] if column_name in _NULLABLE_COLUMNS else []
-        if cur is not None:
-            conds.append(tuple_(col, T.id) < tuple_(literal(cur.value, col.type), literal(cur.task_id)))
+        conds = [col.is_not(None)] if nullable else []
+        if cursor_kind is not None:
+            conds.append(_after(col, True))
         return [(conds, [col.desc(), T.id.desc()])]
-    if column_name not in _NULLABLE_COLUMNS:
-        conds = []
-        if cur is not None:
-            conds.append(tuple_(col, T.id) > tuple_(literal(cur.value, col.type), literal(cur.task_id)))
-        return [(conds, [col.asc(), T.id.asc()])]
+    if not nullable:
+        return [([_after(col, False)] if cursor_kind else [], [col.asc(), T.id.asc()])]
     segments = []
-    if cur is None or cur.value is not None:
+    if cursor_kind != "null":
         conds = [col.is_not(None)]
-        if cur is not None:
-            conds.append(tuple_(col, T.id) > tuple_(literal(cur.value, col.type), literal(cur.task_id)))
+        if cursor_kind == "value":
+            conds.append(_after(col, False))
         segments.append((conds, [col.asc(), T.id.asc()]))
     null_conds = [col.is_(None)]
-    if cur is not None and cur.value is None:
-        null_conds.append(T.id > cur.task_id)
+    if cursor_kind == "null":
+        null_conds.append(T.id > bindparam("after_id", type_=T.id.type))
     segments.append((null_conds, [T.id.asc()]))
     return segments
 
 
-def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort: str | None = None,
-                   limit: int = 50, cursor: str | None = None) -> tuple[Select | None, str]:
-    """The SQL of one page (``limit + 1`` rows, to know whether another page follows) and the sort.
+_FILTER_NAMES = ("service", "process", "task", "sla", "due_before", "due_after", "q")
 
-    Returns ``(None, sort)`` when the view covers no group at all. Raises Invalid for a bad view,
+
+@lru_cache(maxsize=512)
+def _shape(view: str, n_groups: int, states: tuple[str, ...], department: bool, sort: str,
+           present: tuple[str, ...], cursor_kind: str | None, n: int) -> Select:
+    """The statement for one shape of request, built once; values come as bound parameters."""
+    column_name, desc = SORTS[sort]
+    parts = _partitions(view, n_groups, states, department)
+    common = _filter_clauses(present)
+    subqueries = [
+        select(*LIST_COLUMNS).where(part, *conds, *common).order_by(*order).limit(n)
+        for part in parts for conds, order in _segments(column_name, desc, cursor_kind)
+    ]
+    if len(subqueries) == 1:
+        return subqueries[0]
+    merged = union_all(*(select(sq.subquery().c) for sq in subqueries)).subquery("page")
+    col = merged.c[column_name]
+    if desc:
+        order = [col.desc(), merged.c.id.desc()]
+    elif column_name in _NULLABLE_COLUMNS:
+        order = [col.asc().nulls_last(), merged.c.id.asc()]
+    else:
+        order = [col.asc(), merged.c.id.asc()]
+    return select(*merged.c).order_by(*order).limit(n)
+
+
+def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort: str | None = None,
+                   limit: int = 50, cursor: str | None = None) -> tuple[Select | None, dict[str, Any], str]:
+    """The SQL of one page (``limit + 1`` rows, to know whether another page follows), its parameters
+    and the sort.
+
+    Returns ``(None, {}, sort)`` when the view covers no group at all. Raises Invalid for a bad view,
     sort, limit or cursor.
     """
     _check_view(view)
@@ -203,28 +236,32 @@ def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort
         raise Invalid("unknown sort", [Problem(f"one of {', '.join(SORTS)}", field="sort")])
     if not 1 <= limit <= MAX_LIMIT:
         raise Invalid("limit out of range", [Problem(f"between 1 and {MAX_LIMIT}", field="limit")])
-    column_name, desc = SORTS[sort]
+    column_name, _desc = SORTS[sort]
     cur = cursors.decode(cursor, sort, is_datetime=column_name in _DATETIME_COLUMNS) if cursor else None
-    parts = _partitions(actor, view, filters.department)
-    if not parts:
-        return None, sort
-    common = _filter_clauses(filters)
-    n = limit + 1
-    subqueries = [
-        select(*LIST_COLUMNS).where(part, *conds, *common).order_by(*order).limit(n)
-        for part in parts for conds, order in _segments(column_name, desc, cur)
-    ]
-    if len(subqueries) == 1:
-        return subqueries[0], sort
-    merged = union_all(*(select(sq.subquery().c) for sq in subqueries)).subquery("page")
-    col = merged.c[column_name]
-    if desc:
-        order = [col.desc(), merged.c.id.desc()]
-    elif column_name in _NULLABLE_COLUMNS:
-        order = [col.asc().nulls_last(), merged.c.id.asc()]
-    else:
-        order = [col.asc(), merged.c.id.asc()]
-    return select(*merged.c).order_by(*order).limit(n), sort
+    groups, states = _view_scope(actor, view, filters.department)
+    if view in ("queue", "team") and not groups:
+        return None, {}, sort
+    params: dict[str, Any] = {f"g{i}": g for i, g in enumerate(groups)}
+    if view in ("inbox", "archive"):
+        params["me"] = actor.username
+        if filters.department is not None:
+            params["department"] = filters.department
+    present = tuple(name for name in _FILTER_NAMES if getattr(filters, name) is not None)
+    for name in present:
+        if name == "q":
+            q = _escape_like(filters.q or "")
+            params["q_prefix"], params["q_part"] = f"{q}%", f"%{q}%"
+        else:
+            params[name] = getattr(filters, name)
+    cursor_kind = None
+    if cur is not None:
+        cursor_kind = "null" if cur.value is None else "value"
+        params["after_id"] = cur.task_id
+        if cur.value is not None:
+            params["after_value"] = cur.value
+    stmt = _shape(view, len(groups), states, filters.department is not None and view in ("inbox", "archive"),
+                  sort, present, cursor_kind, limit + 1)
+    return stmt, params, sort
 
 
 def item(row: Any) -> dict[str, Any]:
@@ -246,10 +283,10 @@ def task_page(session: Session, actor: Actor, view: str, filters: Filters | None
               sort: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
     """One page of a view; ``next_cursor`` is None on the last page."""
     filters = filters or Filters()
-    stmt, sort = list_statement(actor, view, filters, sort, limit, cursor)
+    stmt, params, sort = list_statement(actor, view, filters, sort, limit, cursor)
     if stmt is None:
         return Page([], None, view, sort, filters)
-    rows = session.execute(stmt).all()
+    rows = session.execute(stmt, params).all()
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
@@ -267,10 +304,14 @@ def counts(session: Session, actor: Actor) -> dict[str, int]:
     """How many tasks each view holds, for the badges."""
     out = {}
     for view in VIEWS:
-        parts = _partitions(actor, view, None)
-        if not parts:
+        groups, states = _view_scope(actor, view, None)
+        if view in ("inbox", "archive"):
+            who = T.assignee if view == "inbox" else T.completed_by
+            where = and_(who == actor.username, T.state == states[0])
+        elif not groups:
             out[view] = 0
             continue
-        stmt = select(func.count()).select_from(Task).where(or_(*parts) if len(parts) > 1 else parts[0])
-        out[view] = int(session.scalar(stmt) or 0)
+        else:
+            where = and_(T.group.in_(groups), T.state.in_(states))
+        out[view] = int(session.scalar(select(func.count()).select_from(Task).where(where)) or 0)
     return out

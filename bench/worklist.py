@@ -1,0 +1,249 @@
+"""Worklist latency at a province's scale: 1,000,000 open tasks, 50 groups, 2,000 users, on PostgreSQL.
+
+    python bench/worklist.py [--pg postgresql+psycopg://postgres@127.0.0.1:5432/onewindow_bench]
+                             [--tasks 1000000] [--reseed] [--runs 300]
+
+Creates the database if it is absent, migrates it, and seeds it with plain SQL (generate_series,
+no ORM) unless it already holds the requested number of tasks. Then, for the queue, inbox and team
+views, first page and a deep page (a cursor 10,000 rows in for queue and team, 300 for inbox), with
+and without a filter, it prints p50 / p95 / p99 of:
+
+- the API: ``GET /api/tasks`` through the Flask test client (in-process WSGI, no sockets; includes
+  bearer-token auth, the query, JSON encoding);
+- the same SQL alone: the exact statement ``worklists.queries.list_statement`` builds for that request,
+  run on a pooled connection with the driver (psycopg 3) and its rows fetched;
+
+and the ratio API / SQL at p50 and p95. The baseline is the bare query: a worklist's cost is its SQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/onewindow_bench"
+GROUPS = 50
+USERS = 2000
+CASES_PER_TASKS = 5  # one case row for every five task rows
+SERVICES = 20
+
+
+def ensure_database(url: str) -> None:
+    import sqlalchemy as sa
+
+    base, name = url.rsplit("/", 1)
+    admin = sa.create_engine(f"{base}/postgres", isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        if not c.execute(sa.text("select 1 from pg_database where datname = :n"), {"n": name}).scalar():
+            c.execute(sa.text(f'CREATE DATABASE "{name}"'))
+            print(f"created database {name}")
+    admin.dispose()
+
+
+SEED_SQL = [
+    "TRUNCATE case_events, tasks, timers, cases, api_tokens, memberships, supervisions, users RESTART IDENTITY CASCADE",
+    # 2,000 users: u0000..u1999, user i works in group g(i % 50); u0000..u0049 also supervise three groups
+    """INSERT INTO users (id, username, display_name, password_hash, is_admin, active, created_at)
+       SELECT i + 1, 'u' || lpad(i::text, 4, '0'), '用户' || i, 'x', false, true, now()
+       FROM generate_series(0, {users} - 1) i""",
+    """INSERT INTO memberships (user_id, "group")
+       SELECT i + 1, 'g' || lpad((i % {groups})::text, 2, '0') FROM generate_series(0, {users} - 1) i""",
+    """INSERT INTO supervisions (user_id, "group")
+       SELECT i + 1, 'g' || lpad(((i + k) % {groups})::text, 2, '0')
+       FROM generate_series(0, {groups} - 1) i, generate_series(0, 2) k""",
+    """INSERT INTO cases (id, case_no, definition_id, process_id, status, state, serializer_version, subject,
+                          service_code, summary, due_provisional, created_at, updated_at, version)
+       SELECT c, 'ZW' || lpad(c::text, 10, '0'), {definition}, 'one_window', 'running', '{{}}', '3.0',
+              '申请人' || c, 'svc' || lpad((c % {services})::text, 2, '0'), '{{}}', false,
+              now() - interval '30 days', now(), 1
+       FROM generate_series(1, {cases}) c""",
+    # 1,000,000 open tasks: ~80% open, ~20% claimed by one of the first ten members of the group;
+    # due dates from 20 days overdue to 40 days ahead, 5% without one; levels follow the due date
+    """INSERT INTO tasks (id, case_id, case_no, process_id, service_code, element_id, name, "group", assignee, state,
+                          properties, created_at, due_at, sla_level, version)
+       SELECT md5(t::text)::uuid::text, c, 'ZW' || lpad(c::text, 10, '0'), 'one_window',
+              'svc' || lpad(((t / {groups}) % {services})::text, 2, '0'),
+              (ARRAY['handle','review','approve','co_review','issue_result'])[1 + t % 5],
+              (ARRAY['承办','审核','批准','会办','出件'])[1 + t % 5],
+              'g' || lpad(gr::text, 2, '0'),
+              CASE WHEN claimed THEN 'u' || lpad((gr + {groups} * ((t / {groups}) % 10))::text, 4, '0') END,
+              CASE WHEN claimed THEN 'claimed' ELSE 'open' END,
+              '{{}}', now() - ((t % 43200) || ' minutes')::interval,
+              CASE WHEN (t / 1000) % 20 = 0 THEN NULL
+                   ELSE now() + (((t * 7919) % 86400) - 28800 || ' minutes')::interval END,
+              CASE WHEN (t / 1000) % 20 = 0 THEN NULL
+                   WHEN ((t * 7919) % 86400) < 28800 THEN 'red'
+                   WHEN ((t * 7919) % 86400) < 31680 THEN 'yellow' ELSE 'green' END,
+              1
+       FROM (SELECT t, 1 + (t % {cases}) AS c, t % {groups} AS gr, (t / ({groups} * 10)) % 5 = 0 AS claimed
+             FROM generate_series(1::bigint, {tasks}::bigint) t) s""",
+    "SELECT setval(pg_get_serial_sequence('users', 'id'), {users})",
+    "SELECT setval(pg_get_serial_sequence('cases', 'id'), {cases})",
+]
+
+
+def seed(db, tasks: int) -> None:
+    import sqlalchemy as sa
+
+    from engine import definitions
+
+    with db.unit_of_work() as uow:
+        files = {"one_window.bpmn": (ROOT / "bpmn/processes/one_window.bpmn").read_bytes(),
+                 "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes()}
+        definition = definitions.deploy(uow.session, files, actor="bench").definition_id
+    params = {"users": USERS, "groups": GROUPS, "cases": max(1, tasks // CASES_PER_TASKS), "tasks": tasks,
+              "services": SERVICES, "definition": definition}
+    t0 = time.perf_counter()
+    with db.engine.begin() as c:
+        for sql in SEED_SQL:
+            c.execute(sa.text(sql.format(**params)))
+    print(f"seeded {tasks:,} tasks in {time.perf_counter() - t0:.1f} s")
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.execute(sa.text("VACUUM ANALYZE tasks"))
+        c.execute(sa.text("VACUUM ANALYZE cases"))
+        c.execute(sa.text("ANALYZE users; ANALYZE memberships; ANALYZE supervisions"))
+
+
+def task_count(db) -> int:
+    import sqlalchemy as sa
+
+    try:
+        with db.engine.connect() as c:
+            return int(c.execute(sa.text("select count(*) from tasks where state in ('open','claimed')")).scalar())
+    except sa.exc.ProgrammingError:
+        return 0
+
+
+def percentiles(samples: list[float]) -> tuple[float, float, float]:
+    q = statistics.quantiles(samples, n=100, method="inclusive")
+    return q[49], q[94], q[98]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pg", default=DEFAULT_URL)
+    ap.add_argument("--tasks", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=300)
+    ap.add_argument("--reseed", action="store_true")
+    args = ap.parse_args()
+
+    import logging
+
+    logging.disable(logging.WARNING)
+    from sqlalchemy import select
+
+    from engine import identity
+    from engine.models import User
+    from onewindow import migrate
+    from onewindow.app import create_app
+    from worklists import cursor as cursors
+    from worklists import queries
+
+    ensure_database(args.pg)
+    app = create_app(database_url=args.pg, secret_key="bench")
+    db = app.extensions["onewindow.db"]
+    migrate.upgrade(db.url, db.engine)
+    have = task_count(db)
+    if args.reseed or have != args.tasks:
+        seed(db, args.tasks)
+    else:
+        print(f"reusing {have:,} open tasks in {args.pg.rsplit('/', 1)[1]}")
+
+    # who: a caseworker of group g07 (20,000 tasks, a fifth claimed by its first ten members), a member
+    # with an inbox (u0057, one of those ten: ~400 tasks), a supervisor of g07, g08 and g09
+    caseworker, inbox_user, supervisor = "u1007", "u0057", "u0007"
+    tokens, actors = {}, {}
+    with db.unit_of_work() as uow:
+        for name in (caseworker, inbox_user, supervisor):
+            user = uow.session.scalar(select(User).where(User.username == name))
+            tokens[name] = identity.issue_token(uow.session, user)
+            actors[name] = identity.actor_of(user)
+
+    def deep_cursor(actor, view: str, depth: int, filters: queries.Filters) -> str | None:
+        """The cursor a walk would hold after ``depth`` rows (found once with OFFSET, outside the timing)."""
+        stmt, params, sort = queries.list_statement(actor, view, filters, None, queries.MAX_LIMIT)
+        base = stmt.limit(None).offset(depth).limit(1)
+        with db.engine.connect() as c:
+            row = c.execute(base, params).first()
+        if row is None:
+            return None
+        column = queries.SORTS[sort][0]
+        return cursors.encode(sort, row._mapping[column], row._mapping["id"])
+
+    client = app.test_client()
+    filt = {"sla": "red"}
+    filt2 = {"service": "svc03"}
+    scenarios = []
+    for view, user, depth in (("queue", caseworker, 10_000), ("inbox", inbox_user, 300),
+                              ("team", supervisor, 10_000)):
+        for label, f in (("", {}), ("sla=red", filt), ("service=svc03", filt2)):
+            filters = queries.Filters(**f)
+            scenarios.append((view, user, f"{view} first {label}".strip(), f, None))
+            cur = deep_cursor(actors[user], view, depth, filters)
+            if cur:
+                scenarios.append((view, user, f"{view} deep@{depth} {label}".strip(), f, cur))
+
+    with db.engine.connect() as c:
+        dialect = c.dialect
+    print(f"\nruns per row: {args.runs} (after 20 warm-up); API = Flask test client, SQL = same statement via psycopg")
+    header = (f"{'scenario':34} {'items':>5} | {'API p50':>8} {'p95':>7} {'p99':>7} | "
+              f"{'SQL p50':>8} {'p95':>7} {'p99':>7} | {'ratio p50':>9} {'p95':>5}")
+    print(header)
+    print("-" * len(header))
+    worst_p95, worst_ratio = 0.0, 0.0
+    for view, user, label, f, cur in scenarios:
+        params = {"view": view, "limit": 50, **f}
+        if cur:
+            params["cursor"] = cur
+        headers = {"Authorization": f"Bearer {tokens[user]}"}
+        stmt, bound, _ = queries.list_statement(actors[user], view, queries.Filters(**f), None, 50, cur)
+        compiled = stmt.compile(dialect=dialect)
+        sql, sql_params = str(compiled), compiled.construct_params(bound)
+        api_times, sql_times, items = [], [], 0
+        raw = db.engine.raw_connection()
+        try:
+            for i in range(args.runs + 20):
+                t0 = time.perf_counter()
+                r = client.get("/api/tasks", query_string=params, headers=headers)
+                t1 = time.perf_counter()
+                assert r.status_code == 200, r.get_json()
+                items = len(r.get_json()["items"])
+                with raw.cursor() as cursor:
+                    t2 = time.perf_counter()
+                    cursor.execute(sql, sql_params)
+                    cursor.fetchall()
+                    t3 = time.perf_counter()
+                raw.rollback()
+                if i >= 20:
+                    api_times.append((t1 - t0) * 1000)
+                    sql_times.append((t3 - t2) * 1000)
+        finally:
+            raw.close()
+        a50, a95, a99 = percentiles(api_times)
+        s50, s95, s99 = percentiles(sql_times)
+        worst_p95 = max(worst_p95, a95)
+        worst_ratio = max(worst_ratio, a95 / s95)
+        print(f"{label:34} {items:>5} | {a50:8.2f} {a95:7.2f} {a99:7.2f} | {s50:8.2f} {s95:7.2f} {s99:7.2f} | "
+              f"{a50 / s50:9.2f} {a95 / s95:5.2f}")
+
+    count_times = []
+    headers = {"Authorization": f"Bearer {tokens[supervisor]}"}
+    for i in range(args.runs + 20):
+        t0 = time.perf_counter()
+        assert client.get("/api/tasks/counts", headers=headers).status_code == 200
+        if i >= 20:
+            count_times.append((time.perf_counter() - t0) * 1000)
+    c50, c95, c99 = percentiles(count_times)
+    print(f"{'counts (badges, supervisor)':34} {'':>5} | {c50:8.2f} {c95:7.2f} {c99:7.2f} |")
+    print(f"\nworst list p95 through the API: {worst_p95:.2f} ms (goal < 50); worst API/SQL at p95: {worst_ratio:.2f}x"
+          " (goal <= 2)")
+
+
+if __name__ == "__main__":
+    main()
