@@ -12,6 +12,7 @@ import hmac
 import json
 import logging
 import smtplib
+import urllib.error
 import urllib.request
 from email.message import EmailMessage
 from typing import Any
@@ -27,6 +28,10 @@ from sla.models import Alert, AlertDelivery
 
 log = logging.getLogger(__name__)
 SIGNATURE_HEADER = "X-Onewindow-Signature"
+
+
+class WebhookFailed(Exception):
+    """The receiver did not accept the alert (Dramatiq retries, then dead-letters)."""
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -113,7 +118,11 @@ def send_webhook(delivery_id: int) -> None:
     try:
         with urllib.request.urlopen(request, timeout=rt.webhook_timeout_s) as response:  # noqa: S310 - configured URL
             if response.status >= 300:
-                raise OSError(f"HTTP {response.status}")
+                raise WebhookFailed(f"HTTP {response.status}")
+    except urllib.error.HTTPError as exc:
+        exc.close()  # it holds the response's socket
+        _record(delivery_id, error=f"HTTP Error {exc.code}: {exc.reason}")
+        raise WebhookFailed(f"HTTP Error {exc.code}: {exc.reason}") from None
     except Exception as exc:
         _record(delivery_id, error=f"{type(exc).__name__}: {exc}")
         raise
