@@ -322,7 +322,7 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
 def _flag_if_unsafe(uow: UnitOfWork, case: Case, wf: Any, actor: Actor) -> None:
     """Flag the case to an administrator when its state is too big, too deep or wrongly complete."""
     reason = runtime.state_problem(wf, case.state)
-    if reason and case.flagged != reason:
+    if reason and not case.flagged:  # flagged once; an administrator clears it
         case.flagged = reason
         events.record(uow, case.id, "case_flagged", actor=actor.username, data={"reason": reason})
 

@@ -36,7 +36,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from uuid import UUID
 
-from SpiffWorkflow.bpmn.specs.control import BoundaryEventSplit, StartEventSplit
+from SpiffWorkflow.bpmn.specs.control import BoundaryEventJoin, BoundaryEventSplit, StartEventSplit
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.specs.mixins.unstructured_join import UnstructuredJoin
 from SpiffWorkflow.specs.Join import Join
@@ -78,7 +79,7 @@ def _keep_set(workflow) -> set[UUID]:
     keep: set[UUID] = {workflow.task_tree.id}
     if workflow.last_task is not None and workflow.last_task.id in tasks:
         keep.add(workflow.last_task.id)
-    live = [t for t in tasks.values() if t.has_state(LIVE)]
+    live = _without_repeat_tokens([t for t in tasks.values() if t.has_state(LIVE)], tasks)
     for task in live:
         keep.add(task.id)
         if task._parent is not None:
@@ -98,6 +99,28 @@ def _keep_set(workflow) -> set[UUID]:
         if task is not None and isinstance(task.task_spec, BoundaryEventSplit | StartEventSplit):
             keep.update(task._children)
     return keep
+
+
+def _without_repeat_tokens(live: list, tasks: dict) -> list:
+    """Drop the join tokens a repeating boundary timer leaves behind, keeping the newest.
+
+    Each occurrence of a non-interrupting cycle timer adds a WAITING ``BoundaryEventJoin`` under the
+    (still armed) boundary event. They are all the same token: whichever fires first cancels the
+    rest. Keeping every one would grow the state by one task (and its predictions) per occurrence.
+    """
+    groups: dict[tuple, list] = {}
+    for task in live:
+        parent = tasks.get(task._parent) if task._parent is not None else None
+        if (isinstance(task.task_spec, BoundaryEventJoin) and parent is not None
+                and parent.state == TaskState.WAITING
+                and isinstance(getattr(parent.task_spec, "event_definition", None), CycleTimerEventDefinition)):
+            groups.setdefault((task.task_spec.name, parent.id), []).append(task)
+    redundant = {t.id for group in groups.values()
+                 for t in sorted(group, key=lambda t: t.last_state_change)[:-1]}
+    if not redundant:
+        return live
+    return [t for t in live
+            if t.id not in redundant and not any(a.id in redundant for a in _ancestors(t))]
 
 
 def _pending_join_inputs(live: list, all_tasks: Iterable) -> set[UUID]:

@@ -123,7 +123,8 @@ def spec_to_json(spec, subprocess_specs: dict[str, Any]) -> str:
         }
     finally:
         registry._encoder_mode = False
-    return json.dumps(dct, separators=(",", ":"))
+    # the encoder converts what convert() leaves in place (e.g. the data objects of data associations)
+    return json.dumps(dct, separators=(",", ":"), cls=_SPEC_SERIALIZER._encoder_cls)
 
 
 class SpecCache:
@@ -366,20 +367,26 @@ MAX_FIRINGS_PER_TICK = 10_000
 
 
 def fire_timers(wf: BpmnWorkflow) -> StepResult:
-    """Fire every timer due by the system clock and run on; returns what ran and what fired.
+    """Fire every timer due by the system clock, in order, and run on; returns what ran and what fired.
 
     A repeating timer (``R/P1D``) fires once per occurrence: a tick that comes after several
-    occurrences have passed fires each of them in turn (Spiff moves a cycle on by one occurrence
-    per refresh). A timer due exactly now fires now (Spiff compares strictly, hence the nudge).
+    occurrences have passed fires each of them in turn, the engine running each one as of its due
+    instant (so one occurrence's work is done before the next fires, and a timer started on the way
+    counts from when its cause happened). A timer due exactly now fires now: Spiff compares strictly,
+    hence the microsecond.
     """
     result = StepResult()
+    now = clock.now()
     for _ in range(MAX_FIRINGS_PER_TICK):
+        due = sorted(t.due_at for t in waiting_timers(wf) if t.due_at <= now)
+        if not due:
+            break
         before = len(result.fired_timers)
-        marks = _timer_marks(wf)
-        with clock.frozen(clock.now() + timedelta(microseconds=1)):
+        with clock.frozen(due[0] + timedelta(microseconds=1)):
+            marks = _timer_marks(wf)
             wf.refresh_timers()
-        result.fired_timers += _fired_since(wf, marks)
-        _run_engine(wf, result)
+            result.fired_timers += _fired_since(wf, marks)
+            _run_engine(wf, result)
         if len(result.fired_timers) == before:
             break
     return result
