@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.db import Database, UnitOfWork
 from engine.errors import Conflict, Invalid, OneWindowError, Problem, Unauthorized
-from engine.identity import Actor, actor_of, user_for_token
+from engine.identity import Actor, actor_for_token
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -55,7 +55,7 @@ def _load_actor() -> Actor | None:
     if not token:
         return None
     with reading() as s:
-        return actor_of(user_for_token(s, token))
+        return actor_for_token(s, token)
 
 
 def current_actor() -> Actor:
