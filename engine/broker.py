@@ -81,6 +81,11 @@ def configure(redis_url: str | None) -> dramatiq.Broker:
 def start_in_process_worker(threads: int = 1) -> dramatiq.Worker:
     """Run a worker thread inside this process (the embedded default)."""
     global _worker
+    if _worker is not None and _worker.broker is not get_broker():
+        # configure() chose a new broker (a new app, e.g. the next test): a worker on the old one
+        # would never see the new broker's messages.
+        _worker.stop()
+        _worker = None
     if _worker is None:
         _worker = dramatiq.Worker(get_broker(), worker_threads=threads, worker_timeout=100)
         _worker.start()
