@@ -68,21 +68,21 @@ SEED_SQL = [
     """INSERT INTO tasks (id, case_id, case_no, process_id, service_code, element_id, name, "group", assignee, state,
                           properties, created_at, due_at, sla_level, version)
        SELECT md5(t::text)::uuid::text, c, 'ZW' || lpad(c::text, 10, '0'), 'one_window',
-              'svc' || lpad(((t / {groups}) % {services})::text, 2, '0'),
+              'svc' || lpad((h % {services})::text, 2, '0'),
               (ARRAY['handle','review','approve','co_review','issue_result'])[1 + t % 5],
               (ARRAY['承办','审核','批准','会办','出件'])[1 + t % 5],
               'g' || lpad(gr::text, 2, '0'),
-              CASE WHEN claimed THEN 'u' || lpad((gr + {groups} * ((t / {groups}) % 10))::text, 4, '0') END,
+              CASE WHEN claimed THEN 'u' || lpad((gr + {groups} * ((h / 100) % 10))::text, 4, '0') END,
               CASE WHEN claimed THEN 'claimed' ELSE 'open' END,
               '{{}}', now() - ((t % 43200) || ' minutes')::interval,
-              CASE WHEN (t / 1000) % 20 = 0 THEN NULL
+              CASE WHEN (h / 1000) % 20 = 0 THEN NULL
                    ELSE now() + (((t * 7919) % 86400) - 28800 || ' minutes')::interval END,
-              CASE WHEN (t / 1000) % 20 = 0 THEN NULL
+              CASE WHEN (h / 1000) % 20 = 0 THEN NULL
                    WHEN ((t * 7919) % 86400) < 28800 THEN 'red'
                    WHEN ((t * 7919) % 86400) < 31680 THEN 'yellow' ELSE 'green' END,
               1
-       FROM (SELECT t, 1 + (t % {cases}) AS c, t % {groups} AS gr, (t / ({groups} * 10)) % 5 = 0 AS claimed
-             FROM generate_series(1::bigint, {tasks}::bigint) t) s""",
+       FROM (SELECT t, 1 + (t % {cases}) AS c, t % {groups} AS gr, h, (h / {services}) % 5 = 0 AS claimed
+             FROM (SELECT t, abs(hashint8(t)::bigint) AS h FROM generate_series(1::bigint, {tasks}::bigint) t) r) s""",
     "SELECT setval(pg_get_serial_sequence('users', 'id'), {users})",
     "SELECT setval(pg_get_serial_sequence('cases', 'id'), {cases})",
 ]
@@ -142,7 +142,6 @@ def main() -> None:
     from engine.models import User
     from onewindow import migrate
     from onewindow.app import create_app
-    from worklists import cursor as cursors
     from worklists import queries
 
     ensure_database(args.pg)
@@ -166,15 +165,16 @@ def main() -> None:
             actors[name] = identity.actor_of(user)
 
     def deep_cursor(actor, view: str, depth: int, filters: queries.Filters) -> str | None:
-        """The cursor a walk would hold after ``depth`` rows (found once with OFFSET, outside the timing)."""
-        stmt, params, sort = queries.list_statement(actor, view, filters, None, queries.MAX_LIMIT)
-        base = stmt.limit(None).offset(depth).limit(1)
-        with db.engine.connect() as c:
-            row = c.execute(base, params).first()
-        if row is None:
-            return None
-        column = queries.SORTS[sort][0]
-        return cursors.encode(sort, row._mapping[column], row._mapping["id"])
+        """The cursor a client holds after walking ``depth`` rows (walked once, outside the timing)."""
+        cur, walked = None, 0
+        with db.read() as s:
+            while walked < depth:
+                page = queries.task_page(s, actor, view, filters, None, queries.MAX_LIMIT, cur)
+                walked += len(page.items)
+                cur = page.next_cursor
+                if cur is None:
+                    return None
+        return cur
 
     client = app.test_client()
     filt = {"sla": "red"}

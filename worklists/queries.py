@@ -190,7 +190,8 @@ def _segments(column_name: str, desc: bool, cursor_kind: str | None) -> list[tup
     null_conds = [col.is_(None)]
     if cursor_kind == "null":
         null_conds.append(T.id > bindparam("after_id", type_=T.id.type))
-    segments.append((null_conds, [T.id.asc()]))
+    # ordered like the index (due_at, id), all NULL here: PostgreSQL reads the range in order and stops
+    segments.append((null_conds, [col.asc(), T.id.asc()]))
     return segments
 
 
