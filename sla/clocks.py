@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import clock as engine_clock
 from engine import office
@@ -38,7 +39,7 @@ def end_of_day(day: date) -> datetime:
     return datetime.combine(day, time(23, 59, 59), office.zone).astimezone(UTC)
 
 
-def to_entry(row: ClockEntry) -> Entry:
+def to_entry(row: Any) -> Entry:
     if row.kind == "started":
         return Started(row.day)
     if row.kind == "paused":
@@ -50,11 +51,12 @@ def to_entry(row: ClockEntry) -> Entry:
     return Stopped(row.day)
 
 
-def ledger(session, clock_ids: list[int]) -> dict[int, list[ClockEntry]]:
-    out: dict[int, list[ClockEntry]] = {i: [] for i in clock_ids}
+def ledger(session, clock_ids: list[int]) -> dict[int, list[Any]]:
+    """Each clock's ledger lines in order (plain rows with ClockEntry's column names)."""
+    out: dict[int, list[Any]] = {i: [] for i in clock_ids}
     if clock_ids:
-        rows = session.scalars(select(ClockEntry).where(ClockEntry.clock_id.in_(clock_ids)).order_by(ClockEntry.id))
-        for row in rows:
+        table = ClockEntry.__table__
+        for row in session.execute(select(table).where(table.c.clock_id.in_(clock_ids)).order_by(table.c.id)):
             out[row.clock_id].append(row)
     return out
 
@@ -205,11 +207,16 @@ def apply(uow: UnitOfWork, clocks: list[Clock], today: date, *, alerts: bool = T
         values = values_of(cl, computed, rt.calendar.version)
         for key, value in values.items():
             if key != "id":
-                setattr(cl, key, value)
+                set_committed_value(cl, key, value)  # written below in one executemany, not by the ORM
         written.append((cl, values))
         if alerts and computed.reading.state in (ClockState.RUNNING, ClockState.PAUSED):
             candidates += alerting.candidates(cl, computed.level, computed.overdue, rt.escalation)
-    uow.session.flush()
+    uow.session.flush()  # whatever the caller changed (ledger lines, holders) goes first
+    table = Clock.__table__
+    uow.session.execute(
+        update(table).where(table.c.id == bindparam("b_id")).values(
+            {k: bindparam(f"b_{k}") for k in written[0][1] if k != "id"}),
+        [{f"b_{k}": v for k, v in values.items()} for _cl, values in written]) if written else None
     write_through(uow.session, written)
     return alerting.raise_alerts(uow, candidates) if candidates else ([], 0)
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.db import Database
-from sla.calendar import WorkingCalendar, load_calendar
+from sla.calendar import WorkingCalendar, calendar_version, load_calendar
+from sla.calendar_files import read_office_files
 from sla.escalation import DEFAULT, Escalation
 
 
@@ -35,9 +36,11 @@ class SlaRuntime:
 
     def reload_calendar(self) -> bool:
         """Re-read the calendar directory; True when the data (its version) changed."""
-        fresh = load_calendar(Path(self.calendar_dir) if self.calendar_dir else None)
-        if fresh.version == self.calendar.version:
-            return False
+        directory = Path(self.calendar_dir) if self.calendar_dir else None
+        files = read_office_files(directory) if directory is not None else []
+        if calendar_version(files) == self.calendar.version:
+            return False  # the same data: no need to rebuild every year's working days
+        fresh = load_calendar(directory)
         self.calendar = fresh
         from engine import office
         from sla.working_days import CalendarWorkingDays

@@ -11,19 +11,19 @@ from sqlalchemy import func, select
 from engine.cases import case_by_no
 from engine.models import Case
 from sla import clocks, runtime
-from sla.models import CASE_STEP, Clock, ClockEntry, SpecialProcedure
+from sla.models import CASE_STEP, Clock, SpecialProcedure
 
 
 def _iso(d: date | None) -> str | None:
     return d.isoformat() if d else None
 
 
-def entry_dict(e: ClockEntry) -> dict[str, Any]:
+def entry_dict(e: Any) -> dict[str, Any]:
     return {"kind": e.kind, "on": e.day.isoformat(), "reason": e.reason, "working_days": e.working_days,
             "approver": e.approver, "actor": e.actor, "at": e.at.isoformat()}
 
 
-def clock_dict(c: Clock, entries: list[ClockEntry], today: date) -> dict[str, Any]:
+def clock_dict(c: Clock, entries: list[Any], today: date) -> dict[str, Any]:
     """A clock as stored, plus a live reading on ``today`` (used / remaining working days)."""
     rt = runtime.current
     live = clocks.compute(rt.calendar, rt.escalation, c, [clocks.to_entry(e) for e in entries], today)
