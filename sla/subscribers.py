@@ -115,7 +115,7 @@ def on_case_ended(uow: UnitOfWork, event: DomainEvent) -> None:
 def on_task_created(uow: UnitOfWork, event: DomainEvent) -> None:
     group = event.data.get("group")
     case_clock = clocks.case_clock(uow, event.case_id)
-    if group:
+    if group and case_clock.state != "stopped":  # the department answering for the case (not issuance)
         case_clock.group = group
     raw = _props(event).get("dueWorkingDays")
     try:
