@@ -59,12 +59,13 @@ def list_tasks():
 
 @bp.get("/counts")
 @login_required
-@operation("How many tasks each view holds (for the badges)", tag="tasks",
-           returns={"inbox": "integer", "queue": "integer", "archive": "integer", "team": "integer"})
+@operation("How many tasks each view holds (for the badges), counted up to `cap`", tag="tasks",
+           returns={"inbox": "integer", "queue": "integer", "archive": "integer", "team": "integer",
+                    "cap": "integer (a count equal to it means 'at least')"})
 def counts():
     with reading() as s:
         out = queries.counts(s, current_actor())
-    return jsonify(out)
+    return jsonify({**out, "cap": queries.COUNT_CAP})
 
 
 @bp.get("/<task_id>")

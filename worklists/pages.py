@@ -50,7 +50,7 @@ def tasks():
                            **filters.as_args())
     return render_template("worklists/tasks.html", page=page, badges=badges, views=VIEW_LABELS,
                            sorts=SORT_LABELS, levels=LEVEL_LABELS, next_url=next_url, error=error,
-                           supervisor=bool(actor.supervises), args=request.args)
+                           supervisor=bool(actor.supervises), args=request.args, cap=queries.COUNT_CAP)
 
 
 def _render_task(task_id: str, actor: Actor, *, status: int = 200, message: str | None = None,

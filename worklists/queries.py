@@ -301,8 +301,14 @@ def task_list(session: Session, actor: Actor, view: str, limit: int = 50) -> lis
     return task_page(session, actor, view, limit=limit).items
 
 
-def counts(session: Session, actor: Actor) -> dict[str, int]:
-    """How many tasks each view holds, for the badges."""
+COUNT_CAP = 1000
+
+
+def counts(session: Session, actor: Actor, cap: int = COUNT_CAP) -> dict[str, int]:
+    """How many tasks each view holds, for the badges, counted up to ``cap`` (a badge says "999+").
+
+    Counting stops at the cap so a supervisor's badge over a province's backlog costs what a page does.
+    """
     out = {}
     for view in VIEWS:
         groups, states = _view_scope(actor, view, None)
@@ -314,5 +320,6 @@ def counts(session: Session, actor: Actor) -> dict[str, int]:
             continue
         else:
             where = and_(T.group.in_(groups), T.state.in_(states))
-        out[view] = int(session.scalar(select(func.count()).select_from(Task).where(where)) or 0)
+        capped = select(T.id).where(where).limit(cap).subquery()
+        out[view] = int(session.scalar(select(func.count()).select_from(capped)) or 0)
     return out

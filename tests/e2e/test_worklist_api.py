@@ -93,11 +93,13 @@ def test_every_item_carries_the_list_fields(lite):
 def test_claim_moves_the_task_from_queue_to_inbox_and_badges_follow(office):
     _, task = at_handle(office)
     market1, market2 = Api(office, "market1"), Api(office, "market2")
-    assert market1.get("/api/tasks/counts").get_json() == {"inbox": 0, "queue": 1, "archive": 0, "team": 0}
+    assert market1.get("/api/tasks/counts").get_json() == {"inbox": 0, "queue": 1, "archive": 0, "team": 0,
+                                                           "cap": 1000}
     r = market1.post(f"/api/tasks/{task['id']}/claim", json={"version": task["version"]})
     assert r.status_code == 200 and r.get_json()["assignee"] == "market1"
     assert ids(market1, "inbox") == [task["id"]] and ids(market1, "queue") == []
-    assert market1.get("/api/tasks/counts").get_json() == {"inbox": 1, "queue": 0, "archive": 0, "team": 0}
+    assert market1.get("/api/tasks/counts").get_json() == {"inbox": 1, "queue": 0, "archive": 0, "team": 0,
+                                                           "cap": 1000}
     # A colleague's claim now conflicts and names the holder
     r = market2.post(f"/api/tasks/{task['id']}/claim")
     assert r.status_code == 409 and r.get_json()["holder"] == "market1"
@@ -261,3 +263,15 @@ def test_delegate_to_a_colleague_and_reassign_by_supervisor(office):
              if e["what"] in ("task_delegated", "task_reassigned")]
     assert moves == [("task_delegated", "market1", {"from": "market1", "to": "market2", "reason": "休假"}),
                      ("task_reassigned", "market_lead", {"from": "market2", "to": "market1", "reason": "均衡工作量"})]
+
+
+def test_badge_counts_stop_at_the_cap(lite):
+    from engine.identity import Actor
+    from worklists import queries
+
+    for i in range(3):
+        at_handle(lite, "food", f"申请人{i}")
+    market1 = Actor("market1", frozenset({"market_dept"}))
+    with lite.extensions["onewindow.db"].read() as s:
+        assert queries.counts(s, market1)["queue"] == 3
+        assert queries.counts(s, market1, cap=2)["queue"] == 2
