@@ -10,6 +10,7 @@ from flask import Flask
 from engine import broker, clock, events, office
 from engine.db import Database
 from engine.privacy import PersonalDataFilter
+from engine.spiff import prune
 from onewindow.config import Settings, from_env
 
 
@@ -28,6 +29,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     )
     app.json.ensure_ascii = False
     office.configure(settings.timezone)
+    prune.configure_limits(settings.state_max_bytes, settings.state_max_depth)
     clock.set_default(clock.parse_instant(settings.fake_now) if settings.fake_now else None)
     for handler in logging.getLogger().handlers:
         handler.addFilter(PersonalDataFilter())

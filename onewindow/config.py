@@ -15,6 +15,7 @@
 | ONEWINDOW_SMTP_URL | (unset: no email) | smtp://host:25 |
 | ONEWINDOW_WEBHOOK_URL / _SECRET | (unset) | alert receiver and its HMAC key |
 | ONEWINDOW_TICK_SECONDS | 60 | 60 |
+| ONEWINDOW_STATE_MAX_BYTES / _DEPTH | 2000000 / 500 | past these a case is flagged (docs/long_lived.md) |
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ class Settings:
     webhook_secret: str | None = None
     tick_seconds: int = 60
     max_upload_bytes: int = 20 * 1024 * 1024
+    state_max_bytes: int = 2_000_000
+    state_max_depth: int = 500
 
     def __post_init__(self) -> None:
         if not self.database_url:
