@@ -19,7 +19,7 @@ from engine.db import Database, UnitOfWork
 from engine.models import Case
 from sla import clocks, runtime
 from sla.lock import sweeper_lock
-from sla.models import CASE_STEP, Clock, SlaState
+from sla.models import CASE_STEP, Alert, AlertDelivery, Clock, SlaState
 from sla.subscribers import start_case_clock
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,24 @@ def sweep(db: Database, now: datetime) -> dict[str, Any]:
     report["recomputed"] = recompute_on_calendar_change(db, today)
     report["started"] = start_deemed_accepted(db, today)
     report.update(move_changed(db, today))
+    report["resent"] = resend_stranded(db, now)
     return report
+
+
+def resend_stranded(db: Database, now: datetime, older_than: timedelta = timedelta(minutes=2)) -> int:
+    """Deliveries committed but never tried (the process stopped before its broker sent them, e.g.
+    a one-shot `onewindow tick` on the in-process broker): hand them to the broker again."""
+    with db.read() as s:
+        ids = list(s.scalars(
+            select(AlertDelivery.id).join(Alert, Alert.id == AlertDelivery.alert_id).where(
+                AlertDelivery.state == "pending", AlertDelivery.attempts == 0,
+                AlertDelivery.channel.in_(("email", "webhook")), Alert.raised_at <= now - older_than)
+            .limit(1000)))
+    if ids:
+        from sla import channels
+
+        channels.send_all(ids)
+    return len(ids)
 
 
 def _apply_chunk(uow: UnitOfWork, rows: list[Clock], today: date) -> tuple[list[int], int, int]:

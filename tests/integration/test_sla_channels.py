@@ -179,3 +179,26 @@ def test_failing_webhook_is_retried_then_dead_lettered(office_app):
     assert len(rows) == 4
     assert all(d.attempts == 3 and "HTTP Error 500" in (d.last_error or "") for d in rows)
     assert len(seen) == 4 * 3 and all(hit["valid"] for hit in seen)
+
+
+def test_deliveries_stranded_by_a_stopped_process_are_sent_by_a_later_tick(office_app, monkeypatch):
+    from sla import channels
+
+    server, seen, url = receiver(204)
+    rt = office_app.extensions["sla.runtime"]
+    rt.webhook_url, rt.webhook_secret = url, SECRET
+    try:
+        start_and_accept(office_app)
+        # Given a tick whose process stops before handing the deliveries to the broker
+        monkeypatch.setattr(channels, "send_all", lambda ids: None)
+        tick(office_app.extensions["onewindow.db"], at("2026-04-15"))
+        monkeypatch.undo()
+        assert [d.state for d in deliveries(office_app, "webhook")] == ["pending"] * 4
+        # When a later tick runs, they are sent
+        report = tick(office_app.extensions["onewindow.db"], at("2026-04-15").replace(minute=5))
+        assert report.hooks["sla.sweep"]["resent"] == 4
+        wait_until(lambda: all(d.state == "sent" for d in deliveries(office_app, "webhook")))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(seen) == 4
