@@ -10,6 +10,7 @@ front-desk pages.
 
 from __future__ import annotations
 
+import logging
 from datetime import date, datetime
 from typing import Any
 
@@ -28,6 +29,7 @@ from intake.models import Application
 DECISIONS = ("accept", "reject", "correction")
 DELIVERIES = ("pickup", "post")
 RESULTS = ("approved", "refused")
+log = logging.getLogger(__name__)
 DEEMED_AFTER_WORKING_DAYS = 5
 REASON_MAX = 1000
 
@@ -235,9 +237,12 @@ def deemed_acceptance_tick(db: Database, now: datetime) -> dict:
             .where(Application.deemed_accepted_on.is_(None), Case.status == "running",
                    Task.state.in_(cases.OPEN_STATES), Application.intake_since < today)
             .distinct()))
-    deemed: list[int] = []
+    deemed, failed = 0, 0
     for application_id in ids:
-        with db.unit_of_work() as uow:
-            if deem_accepted(uow, application_id, today):
-                deemed.append(application_id)
-    return {"deemed_accepted": len(deemed)}
+        try:  # one broken case must not stop the rest
+            with db.unit_of_work() as uow:
+                deemed += deem_accepted(uow, application_id, today)
+        except Exception:
+            failed += 1
+            log.exception("deemed acceptance of application %s failed", application_id)
+    return {"deemed_accepted": deemed, **({"failed": failed} if failed else {})}

@@ -345,3 +345,27 @@ def test_public_query_is_rate_limited(office_app):
     assert r.status_code == 429 and r.mimetype == "application/problem+json"
     other = client.get(f"/api/public/cases/{no}?id_tail={ORG_ID[-4:]}", environ_base={"REMOTE_ADDR": "10.0.0.9"})
     assert other.status_code == 200
+
+
+def test_multipart_application_and_resubmission(office_app):
+    import io
+
+    from tests.e2e.intake_helpers import PDF
+
+    api = Api(office_app, "window1")
+    form = {"service_code": FOOD, "channel": "online", "applicant.kind": "organization",
+            "applicant.id_number": ORG_ID, "applicant.name": "示范餐饮管理有限公司", "applicant.phone": "13800138000",
+            "material": ["application_form", "id_card"], "file.premises": (io.BytesIO(PDF + b"lease"), "lease.pdf")}
+    r = api.client.post("/api/applications", data=form, headers=api.headers, content_type="multipart/form-data")
+    assert r.status_code == 201, r.get_json()
+    no = r.get_json()["case_no"]
+    assert r.get_json()["given_materials"] == ["application_form", "id_card", "premises"]
+    view = application(office_app, no)
+    sources = {m["code"]: m["source"] for m in view["materials"]}
+    assert sources == {"application_form": "paper", "id_card": "paper", "premises": "given"}
+    assert view["channel"] == "online"
+    decide(office_app, no, {"decision": "correction", "missing": ["layout"]})
+    r = api.client.post(f"/api/cases/{no}/materials", headers=api.headers, content_type="multipart/form-data",
+                        data={"file.layout": (io.BytesIO(PDF + b"layout"), "layout.pdf")})
+    assert r.status_code == 200, r.get_json()
+    assert application(office_app, no)["status"] == "received"
