@@ -3,8 +3,9 @@
 Pages are keyset pages over (sort column, id). A list over several groups is a UNION ALL of one
 ordered, limited index range per (group, state), merged and cut to the page: each part walks the
 ``(group, state, due_at, id)`` index from the cursor, so a deep page costs what the first one does.
-A NULL due date sorts last; the part of a group without due dates is its own range (``due_at IS NULL``
-ordered by id), so the row comparison of the dated part stays an index bound on both databases.
+A NULL due date sorts last: the undated tasks are their own ranges (``due_at IS NULL``), read by a
+second statement only when the dated ranges run out before the page is full, so the row comparison
+of the dated part stays an index bound on both databases and most pages never touch the undated tail.
 """
 
 from __future__ import annotations
@@ -198,36 +199,39 @@ def _segments(column_name: str, desc: bool, cursor_kind: str | None) -> list[tup
 _FILTER_NAMES = ("service", "process", "task", "sla", "due_before", "due_after", "q")
 
 
-@lru_cache(maxsize=512)
-def _shape(view: str, n_groups: int, states: tuple[str, ...], department: bool, sort: str,
-           present: tuple[str, ...], cursor_kind: str | None, n: int) -> Select:
-    """The statement for one shape of request, built once; values come as bound parameters."""
-    column_name, desc = SORTS[sort]
-    parts = _partitions(view, n_groups, states, department)
-    common = _filter_clauses(present)
-    subqueries = [
-        select(*LIST_COLUMNS).where(part, *conds, *common).order_by(*order).limit(n)
-        for part in parts for conds, order in _segments(column_name, desc, cursor_kind)
-    ]
-    if len(subqueries) == 1:
-        return subqueries[0]
-    merged = union_all(*(select(sq.subquery().c) for sq in subqueries)).subquery("page")
+def _union(selects: list[Select], column_name: str, desc: bool, n: int) -> Select:
+    if len(selects) == 1:
+        return selects[0]
+    merged = union_all(*(select(sq.subquery().c) for sq in selects)).subquery("page")
     col = merged.c[column_name]
-    if desc:
-        order = [col.desc(), merged.c.id.desc()]
-    elif column_name in _NULLABLE_COLUMNS:
-        order = [col.asc().nulls_last(), merged.c.id.asc()]
-    else:
-        order = [col.asc(), merged.c.id.asc()]
+    order = [col.desc(), merged.c.id.desc()] if desc else [col.asc(), merged.c.id.asc()]
     return select(*merged.c).order_by(*order).limit(n)
 
 
-def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort: str | None = None,
-                   limit: int = 50, cursor: str | None = None) -> tuple[Select | None, dict[str, Any], str]:
-    """The SQL of one page (``limit + 1`` rows, to know whether another page follows), its parameters
-    and the sort.
+@lru_cache(maxsize=512)
+def _shape(view: str, n_groups: int, states: tuple[str, ...], department: bool, sort: str,
+           present: tuple[str, ...], cursor_kind: str | None, n: int) -> tuple[Select, ...]:
+    """The statements for one shape of request, built once; values come as bound parameters.
 
-    Returns ``(None, {}, sort)`` when the view covers no group at all. Raises Invalid for a bad view,
+    One statement per phase, run in order until the page is full: the dated ranges, then (only when
+    they run out) the undated ones, so a page that never reaches the undated tail never reads it.
+    """
+    column_name, desc = SORTS[sort]
+    parts = _partitions(view, n_groups, states, department)
+    common = _filter_clauses(present)
+    return tuple(
+        _union([select(*LIST_COLUMNS).where(part, *conds, *common).order_by(*order).limit(n) for part in parts],
+               column_name, desc, n)
+        for conds, order in _segments(column_name, desc, cursor_kind)
+    )
+
+
+def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort: str | None = None,
+                   limit: int = 50, cursor: str | None = None) -> tuple[tuple[Select, ...], dict[str, Any], str]:
+    """The SQL of one page (``limit + 1`` rows, to know whether another page follows), its parameters
+    and the sort: statements to run in order until ``limit + 1`` rows are in hand.
+
+    Returns ``((), {}, sort)`` when the view covers no group at all. Raises Invalid for a bad view,
     sort, limit or cursor.
     """
     _check_view(view)
@@ -241,7 +245,7 @@ def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort
     cur = cursors.decode(cursor, sort, is_datetime=column_name in _DATETIME_COLUMNS) if cursor else None
     groups, states = _view_scope(actor, view, filters.department)
     if view in ("queue", "team") and not groups:
-        return None, {}, sort
+        return (), {}, sort
     params: dict[str, Any] = {f"g{i}": g for i, g in enumerate(groups)}
     if view in ("inbox", "archive"):
         params["me"] = actor.username
@@ -260,9 +264,9 @@ def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort
         params["after_id"] = cur.task_id
         if cur.value is not None:
             params["after_value"] = cur.value
-    stmt = _shape(view, len(groups), states, filters.department is not None and view in ("inbox", "archive"),
-                  sort, present, cursor_kind, limit + 1)
-    return stmt, params, sort
+    stmts = _shape(view, len(groups), states, filters.department is not None and view in ("inbox", "archive"),
+                   sort, present, cursor_kind, limit + 1)
+    return stmts, params, sort
 
 
 def item(row: Any) -> dict[str, Any]:
@@ -284,10 +288,12 @@ def task_page(session: Session, actor: Actor, view: str, filters: Filters | None
               sort: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
     """One page of a view; ``next_cursor`` is None on the last page."""
     filters = filters or Filters()
-    stmt, params, sort = list_statement(actor, view, filters, sort, limit, cursor)
-    if stmt is None:
-        return Page([], None, view, sort, filters)
-    rows = session.execute(stmt, params).all()
+    stmts, params, sort = list_statement(actor, view, filters, sort, limit, cursor)
+    rows: list[Any] = []
+    for stmt in stmts:
+        rows += session.execute(stmt, params).all()
+        if len(rows) > limit:
+            break
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
