@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from engine import cases
+from engine import cases, office
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, OneWindowError
 from engine.identity import Actor
 from engine.web import current_actor, login_required, optional_actor, reading, unit_of_work
@@ -18,6 +20,28 @@ VIEW_LABELS = [("inbox", "我的待办"), ("queue", "可认领"), ("archive", "�
 SORT_LABELS = [("due", "到期时间（最紧急在前）"), ("created", "创建时间（最早在前）"),
                ("-created", "创建时间（最新在前）"), ("case_no", "办件编号"), ("-completed", "办结时间（最新在前）")]
 LEVEL_LABELS = {"green": "正常", "yellow": "预警", "red": "超期"}
+EVENT_LABELS = {
+    "case_started": "申请提交", "task_created": "环节开始", "task_claimed": "认领", "task_unclaimed": "退回任务池",
+    "task_completed": "办理完成", "task_sent_back": "退回", "task_delegated": "转办", "task_reassigned": "改派",
+    "task_cancelled": "环节取消", "element_completed": "流程节点", "case_waiting": "等待", "case_resumed": "继续办理",
+    "message_received": "收到材料", "timer_fired": "定时触发", "case_ended": "办结", "case_cancelled": "撤销",
+}
+
+
+@bp.app_template_filter("wl_local")
+def local_time(value: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An ISO instant shown in the office's zone."""
+    if not value:
+        return "—"
+    try:
+        return datetime.fromisoformat(value).astimezone(office.zone).strftime(fmt)
+    except ValueError:
+        return value
+
+
+@bp.app_template_filter("wl_event")
+def event_label(kind: str) -> str:
+    return EVENT_LABELS.get(kind, kind)
 
 
 @bp.before_request
