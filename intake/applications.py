@@ -101,14 +101,7 @@ def receive(uow: UnitOfWork, request: ApplicationIn, actor: Actor, upload_dir: s
     if problems or who is None:
         raise Invalid("invalid application", problems)
 
-    applicant = applicant_by_number(session, who.id_number)
-    if applicant is None:
-        applicant = Applicant(id_number=who.id_number, kind=who.kind.value, name=who.name, phone=who.phone,
-                              created_at=now, updated_at=now)
-        session.add(applicant)
-        session.flush()
-    elif (applicant.name, applicant.phone) != (who.name, who.phone):
-        applicant.name, applicant.phone, applicant.updated_at = who.name, who.phone, now
+    applicant = _applicant(session, who, now)
 
     names = catalog_store.material_names(row)
     given = {m.code: m for m in request.materials}
@@ -158,6 +151,25 @@ def receive(uow: UnitOfWork, request: ApplicationIn, actor: Actor, upload_dir: s
     session.flush()
     _write_files(upload_dir, uploads)
     return Received(case.case_no or "", "received", missing_out, reused, due, provisional, sorted(given))
+
+
+def _applicant(session, who, now) -> Applicant:
+    """The applicant row for this number, created if new. Two first applications of the same
+    applicant at once must not fail: the insert does nothing on conflict and the row is read back."""
+    applicant = applicant_by_number(session, who.id_number)
+    if applicant is None:
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        session.execute(insert(Applicant).values(
+            id_number=who.id_number, kind=who.kind.value, name=who.name, phone=who.phone,
+            created_at=now, updated_at=now).on_conflict_do_nothing(index_elements=["id_number"]))
+        applicant = applicant_by_number(session, who.id_number)
+        assert applicant is not None
+    elif (applicant.name, applicant.phone) != (who.name, who.phone):
+        applicant.name, applicant.phone, applicant.updated_at = who.name, who.phone, now
+    return applicant
 
 
 def _first_front_desk_element(session, case: Case) -> str | None:
