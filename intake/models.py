@@ -15,6 +15,7 @@ from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, String, 
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.db import Base, UTCDateTime
+from engine.privacy import mask_id_number, mask_phone
 
 JSONType = JSON().with_variant(JSON(none_as_null=True), "postgresql")
 
@@ -53,6 +54,11 @@ class Applicant(Base):
     phone: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        # Reprs end up in logs and tracebacks: the key number and the phone only masked.
+        return (f"Applicant(id={self.id!r}, kind={self.kind!r}, id_number={mask_id_number(self.id_number or '')!r}, "
+                f"phone={mask_phone(self.phone or '')!r})")
 
 
 class StoredFile(Base):
