@@ -12,6 +12,7 @@ from engine.openapi import operation
 from engine.web import current_actor, json_body, login_required, reading, unit_of_work
 from worklists import queries, transitions
 from worklists.queries import Filters
+from worklists.reader import list_reader
 
 bp = Blueprint("worklists_api", __name__, url_prefix="/api/tasks")
 
@@ -51,8 +52,9 @@ def list_tasks():
     view = request.args.get("view", "queue")
     limit = _int_arg("limit", 50, 1, queries.MAX_LIMIT)
     filters = Filters.parse(request.args)
-    with reading() as s:
-        page = queries.task_page(s, current_actor(), view, filters, request.args.get("sort") or None, limit,
+    actor = current_actor()
+    with list_reader() as r:
+        page = queries.task_page(r, actor, view, filters, request.args.get("sort") or None, limit,
                                  request.args.get("cursor") or None)
     return jsonify({"view": page.view, "sort": page.sort, "items": page.items, "next_cursor": page.next_cursor})
 
@@ -63,8 +65,9 @@ def list_tasks():
            returns={"inbox": "integer", "queue": "integer", "archive": "integer", "team": "integer",
                     "cap": "integer (a count equal to it means 'at least')"})
 def counts():
-    with reading() as s:
-        out = queries.counts(s, current_actor())
+    actor = current_actor()
+    with list_reader() as r:
+        out = queries.counts(r, actor)
     return jsonify({**out, "cap": queries.COUNT_CAP})
 
 

@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, tuple_, union_all
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from engine import office
@@ -284,7 +285,7 @@ def item(row: Any) -> dict[str, Any]:
     }
 
 
-def task_page(session: Session, actor: Actor, view: str, filters: Filters | None = None,
+def task_page(session: Session | Connection, actor: Actor, view: str, filters: Filters | None = None,
               sort: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
     """One page of a view; ``next_cursor`` is None on the last page."""
     filters = filters or Filters()
@@ -310,7 +311,7 @@ def task_list(session: Session, actor: Actor, view: str, limit: int = 50) -> lis
 COUNT_CAP = 1000
 
 
-def counts(session: Session, actor: Actor, cap: int = COUNT_CAP) -> dict[str, int]:
+def counts(session: Session | Connection, actor: Actor, cap: int = COUNT_CAP) -> dict[str, int]:
     """How many tasks each view holds, for the badges, counted up to ``cap`` (a badge says "999+").
 
     Counting stops at the cap so a supervisor's badge over a province's backlog costs what a page does.
