@@ -212,11 +212,12 @@ def apply(uow: UnitOfWork, clocks: list[Clock], today: date, *, alerts: bool = T
         if alerts and computed.reading.state in (ClockState.RUNNING, ClockState.PAUSED):
             candidates += alerting.candidates(cl, computed.level, computed.overdue, rt.escalation)
     uow.session.flush()  # whatever the caller changed (ledger lines, holders) goes first
-    table = Clock.__table__
-    uow.session.execute(
-        update(table).where(table.c.id == bindparam("b_id")).values(
-            {k: bindparam(f"b_{k}") for k in written[0][1] if k != "id"}),
-        [{f"b_{k}": v for k, v in values.items()} for _cl, values in written]) if written else None
+    if written:
+        table = Clock.__table__
+        uow.session.execute(
+            update(table).where(table.c.id == bindparam("b_id")).values(
+                {k: bindparam(f"b_{k}") for k in written[0][1] if k != "id"}),
+            [{f"b_{k}": v for k, v in values.items()} for _cl, values in written])
     write_through(uow.session, written)
     return alerting.raise_alerts(uow, candidates) if candidates else ([], 0)
 

@@ -6,6 +6,8 @@ clock, so a late or redelivered event writes the same ledger line.
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from engine import events
 from engine.db import UnitOfWork
 from engine.events import DomainEvent
@@ -98,11 +100,9 @@ def on_case_resumed(uow: UnitOfWork, event: DomainEvent) -> None:
 
 
 def on_case_ended(uow: UnitOfWork, event: DomainEvent) -> None:
-    from sqlalchemy import select
-
     day = clocks.office_day(event.at)
-    rows = list(uow.session.scalars(select(Clock).where(Clock.case_id == event.case_id).with_for_update()
-                                    if uow.is_postgres else select(Clock).where(Clock.case_id == event.case_id)))
+    stmt = select(Clock).where(Clock.case_id == event.case_id).order_by(Clock.id)
+    rows = list(uow.session.scalars(stmt.with_for_update() if uow.is_postgres else stmt))
     changed = []
     for clock in rows:
         if clock.state in ("running", "paused"):
