@@ -1,4 +1,4 @@
-"""Acceptance 2: the case clock through a pause (await_supplement), a special procedure and an
+"""Acceptance 2 (SQLite and PostgreSQL): the case clock through a pause (await_supplement), a special procedure and an
 extension, and a step overdue while its case is not - due dates and levels checked day by day."""
 
 from __future__ import annotations
@@ -67,10 +67,10 @@ def tick_on(app, day: str) -> None:
 
 
 @pytest.fixture
-def office_app(sqlite_app):
+def office_app(any_app):
     conftest._tokens.clear()  # tokens cached by another test's frozen clock may be expired here
-    deploy_reference(sqlite_app)
-    return sqlite_app
+    deploy_reference(any_app)
+    return any_app
 
 
 def test_pause_special_procedure_extension_and_overdue_step(office_app):
