@@ -102,15 +102,15 @@ def step_clock(uow: UnitOfWork, case_id: int, task_id: str) -> Clock | None:
     return _locked(uow, select(Clock).where(Clock.case_id == case_id, Clock.step == task_id))
 
 
-def append(uow: UnitOfWork, clock: Clock, entry: Entry, actor: str | None) -> None:
-    """Append one ledger line (the ledger is never rewritten)."""
+def append(uow: UnitOfWork, clock: Clock, entry: Entry, actor: str | None, at: datetime | None = None) -> None:
+    """Append one ledger line (the ledger is never rewritten); ``at``: when it happened (default now)."""
     extra: dict[str, Any] = {}
     if isinstance(entry, Paused):
         extra["reason"] = entry.reason
     if isinstance(entry, Extended):
         extra.update(reason=entry.reason, working_days=entry.working_days, approver=entry.approver)
     uow.session.add(ClockEntry(clock_id=clock.id, kind=_KINDS[type(entry)], day=entry.on, actor=actor,
-                               at=engine_clock.now(), **extra))
+                               at=at or engine_clock.now(), **extra))
     uow.session.flush()
 
 

@@ -29,14 +29,14 @@ def on_case_started(uow: UnitOfWork, event: DomainEvent) -> None:
     clocks.case_clock(uow, event.case_id)
 
 
-def start_case_clock(uow: UnitOfWork, clock: Clock, day, actor: str | None) -> bool:
+def start_case_clock(uow: UnitOfWork, clock: Clock, day, actor: str | None, at=None) -> bool:
     """Start the case clock on ``day`` (or the deemed acceptance day, if earlier); False if started."""
     if clock.state != "not_started":
         return False
     case = uow.session.get(Case, clock.case_id)
     if case is not None and case.accepted_on is not None and case.accepted_on < day:
         day = case.accepted_on
-    clocks.append(uow, clock, Started(day), actor)
+    clocks.append(uow, clock, Started(day), actor, at)
     if case is not None and case.accepted_on is None:
         case_table = Case.__table__
         uow.session.execute(case_table.update().where(case_table.c.id == case.id).values(accepted_on=day))
@@ -50,16 +50,16 @@ def on_element_completed(uow: UnitOfWork, event: DomainEvent) -> None:
     day = clocks.office_day(event.at)
     clock = clocks.case_clock(uow, event.case_id)
     if what == "start":
-        if not start_case_clock(uow, clock, day, event.actor):
+        if not start_case_clock(uow, clock, day, event.actor, event.at):
             return
     else:
         if clock.state in ("not_started", "stopped"):
             return
-        clocks.append(uow, clock, Stopped(day), event.actor)
+        clocks.append(uow, clock, Stopped(day), event.actor, event.at)
     _finish(uow, [clock], day)
 
 
-def hold(uow: UnitOfWork, clock: Clock, holder: str, reason: str, day, actor: str | None) -> bool:
+def hold(uow: UnitOfWork, clock: Clock, holder: str, reason: str, day, actor: str | None, at=None) -> bool:
     """Pause for ``holder`` (an element or a special procedure); pauses nest."""
     if clock.state not in ("running", "paused"):
         return False
@@ -67,19 +67,19 @@ def hold(uow: UnitOfWork, clock: Clock, holder: str, reason: str, day, actor: st
     if holder in holders:
         return False
     if not holders:
-        clocks.append(uow, clock, Paused(day, reason), actor)
+        clocks.append(uow, clock, Paused(day, reason), actor, at)
     clock.paused_by = [*holders, holder]
     return True
 
 
-def release(uow: UnitOfWork, clock: Clock, holder: str, day, actor: str | None) -> bool:
+def release(uow: UnitOfWork, clock: Clock, holder: str, day, actor: str | None, at=None) -> bool:
     holders = list(clock.paused_by or [])
     if holder not in holders:
         return False
     holders.remove(holder)
     clock.paused_by = holders
     if not holders and clock.state == "paused":
-        clocks.append(uow, clock, Resumed(day), actor)
+        clocks.append(uow, clock, Resumed(day), actor, at)
     return True
 
 
@@ -88,14 +88,14 @@ def on_case_waiting(uow: UnitOfWork, event: DomainEvent) -> None:
         return
     day = clocks.office_day(event.at)
     clock = clocks.case_clock(uow, event.case_id)
-    if hold(uow, clock, f"element:{event.element_id}", event.element_id or "pause", day, event.actor):
+    if hold(uow, clock, f"element:{event.element_id}", event.element_id or "pause", day, event.actor, event.at):
         _finish(uow, [clock], day)
 
 
 def on_case_resumed(uow: UnitOfWork, event: DomainEvent) -> None:
     day = clocks.office_day(event.at)
     clock = clocks.case_clock(uow, event.case_id, create=False)
-    if clock is not None and release(uow, clock, f"element:{event.element_id}", day, event.actor):
+    if clock is not None and release(uow, clock, f"element:{event.element_id}", day, event.actor, event.at):
         _finish(uow, [clock], day)
 
 
@@ -106,7 +106,7 @@ def on_case_ended(uow: UnitOfWork, event: DomainEvent) -> None:
     changed = []
     for clock in rows:
         if clock.state in ("running", "paused"):
-            clocks.append(uow, clock, Stopped(day), event.actor)
+            clocks.append(uow, clock, Stopped(day), event.actor, event.at)
             changed.append(clock)
     if changed:
         clocks.apply(uow, changed, day, alerts=False)
@@ -130,7 +130,7 @@ def on_task_created(uow: UnitOfWork, event: DomainEvent) -> None:
                   level="green")
     uow.session.add(clock)
     uow.session.flush()
-    clocks.append(uow, clock, Started(day), event.actor)
+    clocks.append(uow, clock, Started(day), event.actor, event.at)
     _finish(uow, [clock], day)
 
 
@@ -141,7 +141,7 @@ def on_task_ended(uow: UnitOfWork, event: DomainEvent) -> None:
     if clock is None or clock.state == "stopped":
         return
     day = clocks.office_day(event.at)
-    clocks.append(uow, clock, Stopped(day), event.actor)
+    clocks.append(uow, clock, Stopped(day), event.actor, event.at)
     clocks.apply(uow, [clock], day, alerts=False)
 
 
