@@ -10,6 +10,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, func, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from engine import clock
@@ -124,7 +125,7 @@ def user_for_token(session: Session, token: str) -> User:
     return user
 
 
-def actor_for_token(session: Session, token: str) -> Actor:
+def actor_for_token(session: Session | Connection, token: str) -> Actor:
     """The acting user of a bearer token in one round trip (every request pays for this).
 
     Raises Unauthorized exactly as :func:`user_for_token` does.

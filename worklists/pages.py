@@ -13,6 +13,7 @@ from engine.web import current_actor, login_required, optional_actor, reading, u
 from worklists import forms, queries, transitions
 from worklists.api import bpmn_dir
 from worklists.queries import Filters
+from worklists.reader import list_reader
 
 bp = Blueprint("worklist_pages", __name__, template_folder="templates")
 
@@ -61,10 +62,10 @@ def tasks():
         filters = Filters.parse(request.args)
     except Invalid as exc:
         filters, error = Filters(), exc
-    with reading() as s:
-        badges = queries.counts(s, actor)
+    with list_reader() as r:
+        badges = queries.counts(r, actor)
         try:
-            page = queries.task_page(s, actor, view, filters, request.args.get("sort") or None, 50,
+            page = queries.task_page(r, actor, view, filters, request.args.get("sort") or None, 50,
                                      request.args.get("cursor") or None)
         except Invalid as exc:
             page, error = queries.Page([], None, view if view in queries.VIEWS else "queue", "due", filters), exc
