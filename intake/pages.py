@@ -21,6 +21,14 @@ bp = Blueprint("intake_pages", __name__, template_folder="templates", url_prefix
 DECISION_LABELS = [("accept", "受理"), ("correction", "补正（一次性告知）"), ("reject", "不予受理")]
 KIND_LABELS = [(ApplicantKind.PERSON.value, "自然人（公民身份号码）"),
                (ApplicantKind.ORGANIZATION.value, "法人和其他组织（统一社会信用代码）")]
+EVENT_LABELS = {
+    "case_started": "案件创建", "application_received": "收件登记", "applicant_override": "校验位放行",
+    "task_created": "任务生成", "task_claimed": "认领", "task_unclaimed": "退回队列", "task_completed": "办理完成",
+    "task_cancelled": "任务取消", "message_received": "收到申请人消息", "materials_resubmitted": "补正材料已提交",
+    "deemed_accepted": "逾期未决定，视为受理", "element_completed": "环节完成", "case_waiting": "等待申请人",
+    "case_resumed": "继续办理", "timer_fired": "时限到期", "case_ended": "办结", "rated": "申请人评价",
+    "case_cancelled": "撤销",
+}
 NOTICE_LABELS = {"receipt": "收件凭证", "acceptance": "受理通知书", "refusal": "不予受理通知书",
                  "correction": "补正材料通知书"}
 
@@ -94,7 +102,7 @@ def case(case_no: str):
         view = views.application_view(s, application, actor)
         history = cases.case_view(s, s.get(cases.Case, application.case_id), with_data=False)["history"]
         return render_template("intake/case.html", a=view, item=application.item, history=history,
-                               decisions=DECISION_LABELS, notice_labels=NOTICE_LABELS,
+                               decisions=DECISION_LABELS, notice_labels=NOTICE_LABELS, event_labels=EVENT_LABELS,
                                registered=request.args.get("registered") == "1")
 
 
