@@ -3,12 +3,13 @@
 
 def init_app(app) -> None:
     from engine import cases, scheduler
-    from intake import acceptance, api, demo, pages
+    from intake import acceptance, api, demo, pages, public_pages
     from intake.cli import catalog_cli, load_configured
     from intake.feedback import RateLimiter
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(public_pages.bp)
     app.cli.add_command(catalog_cli)
     app.extensions.setdefault("intake.rate_limiter", RateLimiter(limit=30, seconds=60))
     app.extensions.setdefault("onewindow.demo_hooks", []).append(demo.seed)

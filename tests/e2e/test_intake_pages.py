@@ -9,7 +9,7 @@ import re
 import pytest
 
 from engine import clock
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, Api
 from tests.e2e.intake_helpers import (
     FOOD,
     MONDAY,
@@ -92,3 +92,26 @@ def test_lists_mask_and_only_handlers_see_the_whole_number(office_app):
     assert PERSON_ID not in outsider and "13912345678" not in outsider
     handler = browser(office_app, "market1").get(f"/window/cases/{no}").get_data(as_text=True)
     assert PERSON_ID in handler
+
+
+def test_the_applicants_page_shows_progress_and_takes_a_rating(office_app):
+    no = apply(office_app, SOLE_TRADER, kind="person", id_number=PERSON_ID, name="王小明",
+               phone="13912345678")["case_no"]
+    anon = office_app.test_client()
+    page = anon.get(f"/public/cases?case_no={no}&id_tail={PERSON_ID[-4:]}")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "已收件，待受理" in text and "受理审查" in text
+    assert "王小明" not in text and PERSON_ID not in text and 'id="rating"' not in text
+    assert anon.get(f"/public/cases?case_no={no}&id_tail=0000").status_code == 404
+    desk = browser(office_app, "window1")
+    desk.post(f"/window/cases/{no}/acceptance", data={"decision": "reject", "reason": "不属于本中心受理范围"})
+    page = anon.get(f"/public/cases?case_no={no}&id_tail={PERSON_ID[-4:]}").get_data(as_text=True)
+    assert "不予受理" in page and 'id="rating"' in page
+    r = anon.post(f"/public/cases/{no}/rating", data={"id_tail": PERSON_ID[-4:], "grade": "very_dissatisfied",
+                                                      "comment": "没有说明去哪里办"})
+    assert r.status_code == 200 and "回访" in r.get_data(as_text=True)
+    r = anon.post(f"/public/cases/{no}/rating", data={"id_tail": PERSON_ID[-4:], "grade": "satisfied"})
+    assert r.status_code == 422 and "已评价" in r.get_data(as_text=True)
+    # the sole-trader item belongs to market_dept: its supervisor has the follow-up
+    queue = Api(office_app, "market_lead").get("/api/tasks?view=queue").get_json()["items"]
+    assert any(t["element_id"] == "follow_up" for t in queue)
