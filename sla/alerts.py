@@ -88,15 +88,16 @@ def raise_alerts(uow: UnitOfWork, wanted: list[dict[str, Any]]) -> tuple[list[in
         return [], len(inserted)
     table = AlertDelivery.__table__
     if uow.is_postgres:
-        sent = _insert_unnest(session, table, deliveries, "", (table.c.id, table.c.channel))
+        # no ON CONFLICT: only the transaction that inserted an alert creates its deliveries
+        sent = _insert_unnest(session, table, deliveries, None, (table.c.id, table.c.channel))
     else:
         sent = session.execute(_insert(uow, table).on_conflict_do_nothing().returning(
             table.c.id, table.c.channel), deliveries).all()
     return [i for i, channel in sent if channel != "inbox"], len(inserted)
 
 
-def _insert_unnest(session, table, rows: list[dict[str, Any]], conflict: str, returning) -> list[tuple]:
-    """PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING.
+def _insert_unnest(session, table, rows: list[dict[str, Any]], conflict: str | None, returning) -> list[tuple]:
+    """PostgreSQL: one INSERT ... SELECT FROM unnest(arrays) [ON CONFLICT ... DO NOTHING] RETURNING.
 
     One parameter per column instead of one per value: a thousand alerts are one short statement.
     """
@@ -105,8 +106,8 @@ def _insert_unnest(session, table, rows: list[dict[str, Any]], conflict: str, re
                       for i, n in enumerate(names))
     columns = ", ".join(f'"{n}"' for n in names)
     back = ", ".join(f'"{c.name}"' for c in returning)
-    sql = text(f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({casts}) "
-               f"ON CONFLICT {conflict} DO NOTHING RETURNING {back}")
+    on_conflict = f"ON CONFLICT {conflict} DO NOTHING " if conflict is not None else ""
+    sql = text(f"INSERT INTO {table.name} ({columns}) SELECT * FROM unnest({casts}) {on_conflict}RETURNING {back}")
     params = {f"c{i}": [r[n] for r in rows] for i, n in enumerate(names)}
     return [tuple(r) for r in session.execute(sql, params).all()]
 
