@@ -64,7 +64,9 @@ def case_by_no(session: Session, case_no: str) -> Case:
 
 def _load(case: Case) -> Any:
     loaded = SPECS.get(case.definition_id, case.definition.content_hash, case.definition.spec_json)
-    return runtime.load(case.state, loaded, case.serializer_version)
+    wf = runtime.load(case.state, loaded, case.serializer_version)
+    runtime.compact(wf)  # a state stored before compaction existed is cut to its frontier before it runs
+    return wf
 
 
 def open_case(uow: UnitOfWork, case_no: str) -> Loaded:

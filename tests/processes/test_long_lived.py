@@ -200,6 +200,25 @@ def test_a_thousand_corrections_keep_the_state_of_one():
     assert runtime.is_complete(run.wf) and runtime.data_of(run.wf)["missing"] == [1000]
 
 
+def test_a_deep_state_stored_without_compaction_runs_on_after_loading():
+    # Given a case stored raw after 200 corrections (raw Spiff raises RecursionError some 40 passes on)
+    run = Run(_reference(), {"category": "food"}, compact=False)
+    for n in range(200):
+        run.complete("intake", decision="correction", round=n)
+        run.message("materials_resubmitted", round=n)
+    assert run.shape.depth > 700
+    # When the case store loads it (engine.cases compacts on load) and it goes round a hundred more times
+    run.compact = True
+    run.wf = runtime.load(run.state, run.loaded, runtime.SERIALIZER_VERSION)
+    runtime.compact(run.wf)
+    assert run.shape.depth < 10
+    for n in range(200, 300):
+        run.complete("intake", decision="correction", round=n)
+        run.message("materials_resubmitted", round=n)
+    # Then it still waits at the desk with the last round's data
+    assert run.ready() == ["intake"] and runtime.data_of(run.wf)["round"] == 299
+
+
 def test_three_hundred_parallel_rounds_and_call_activities_stay_bounded():
     parallel = Run(_fixture("parallel_loop.bpmn"), {}, compact=True)
     calls = Run(_fixture("call_loop.bpmn", "call_loop"), {"passed": False}, compact=True)
