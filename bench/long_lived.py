@@ -155,7 +155,8 @@ def cases_on_sqlite(loop: str, passes: int, url: str) -> Series:
         definitions.deploy(uow.session, FILES, actor="bench")
     staff = Actor("bench", frozenset({"front_desk", "market_dept"}))
     with db.unit_of_work() as uow:
-        no = cases.start_case(uow, "one_window", {"category": "food"}, staff).case_no
+        case = cases.start_case(uow, "one_window", {"category": "food"}, staff)
+        no, case_id = case.case_no, case.id
 
     def step(element, data) -> None:
         if element == "message":
@@ -163,7 +164,7 @@ def cases_on_sqlite(loop: str, passes: int, url: str) -> Series:
                 cases.deliver_message(uow, no, data, {}, staff)
             return
         with db.read() as s:
-            task_id = s.scalar(select(Task.id).where(Task.case_no == no, Task.element_id == element,
+            task_id = s.scalar(select(Task.id).where(Task.case_id == case_id, Task.element_id == element,
                                                      Task.state == "open"))
         with db.unit_of_work() as uow:
             cases.complete(uow, task_id, data, staff)
@@ -176,7 +177,7 @@ def cases_on_sqlite(loop: str, passes: int, url: str) -> Series:
             step(element, data)
         spent = time.perf_counter() - began
         with db.read() as s:
-            series.passes[n] = (spent, len(s.scalar(select(Case.state).where(Case.case_no == no)).encode()))
+            series.passes[n] = (spent, len(s.scalar(select(Case.state).where(Case.id == case_id)).encode()))
     db.dispose()
     return series
 
