@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from engine import clock, events, office
 from engine.db import UnitOfWork
@@ -62,8 +62,15 @@ def case_by_no(session: Session, case_no: str) -> Case:
     return case
 
 
+def _spec(session: Session, definition_id: int) -> runtime.LoadedSpec:
+    def read() -> str:
+        return session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
+
+    return SPECS.get((str(session.get_bind().url), definition_id), read)
+
+
 def _load(case: Case) -> Any:
-    loaded = SPECS.get(case.definition_id, case.definition.content_hash, case.definition.spec_json)
+    loaded = _spec(object_session(case), case.definition_id)
     wf = runtime.load(case.state, loaded, case.serializer_version)
     runtime.compact(wf)  # a state stored before compaction existed is cut to its frontier before it runs
     return wf
@@ -90,7 +97,7 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
     """
     data = runtime.validate_data(data)
     definition = definition or latest(uow.session, process_id)
-    loaded = SPECS.get(definition.id, definition.content_hash, definition.spec_json)
+    loaded = _spec(uow.session, definition.id)
     wf = runtime.new_workflow(loaded, data)
     now = clock.now()
     case = Case(

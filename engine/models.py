@@ -85,7 +85,7 @@ class ProcessDefinition(Base):
     version: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(64))
     name: Mapped[str | None] = mapped_column(String(256))
-    files: Mapped[dict[str, str]] = mapped_column(JSONType)
+    files: Mapped[dict[str, str]] = mapped_column(JSONType, deferred=True)  # the sources, for export
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # read only on a spec-cache miss
     serializer_version: Mapped[str] = mapped_column(String(16))
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
@@ -122,7 +122,7 @@ class Case(Base):
     created_by: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    definition: Mapped[ProcessDefinition] = relationship(lazy="joined")
+    definition: Mapped[ProcessDefinition] = relationship()  # the hot path needs only definition_id
 
     __mapper_args__ = {"version_id_col": version}
 

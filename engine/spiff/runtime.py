@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -131,19 +131,19 @@ class SpecCache:
     """Restored specs by definition id; specs are read-only during execution so threads share them."""
 
     def __init__(self, size: int = 64):
-        self._items: OrderedDict[tuple[int, str], LoadedSpec] = OrderedDict()
+        self._items: OrderedDict[Hashable, LoadedSpec] = OrderedDict()
         self._lock = threading.Lock()
         self.size = size
 
-    def get(self, definition_id: int, content_hash: str, spec_json: str) -> LoadedSpec:
-        # Keyed by content too: two databases (tests, or a restored backup) may reuse an id.
-        key = (definition_id, content_hash)
+    def get(self, key: Hashable, spec_json: Callable[[], str]) -> LoadedSpec:
+        """The restored spec for ``key`` (a database and a definition id: deployed definitions never
+        change); ``spec_json`` is called, a database read, only on a miss."""
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
                 self._items.move_to_end(key)
                 return hit
-        dct = json.loads(spec_json)
+        dct = json.loads(spec_json())
         registry = _SPEC_SERIALIZER.registry
         loaded = LoadedSpec(
             registry.restore(dct["spec"]),
