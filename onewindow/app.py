@@ -14,6 +14,13 @@ from engine.spiff import prune
 from onewindow.config import Settings, from_env
 
 
+def mask_personal_data_in_logs() -> None:
+    """ID and phone numbers are masked by every root log handler (call again after adding one)."""
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, PersonalDataFilter) for f in handler.filters):
+            handler.addFilter(PersonalDataFilter())
+
+
 def create_app(settings: Settings | None = None, **overrides) -> Flask:
     settings = settings or from_env(**overrides)
     app = Flask("onewindow", static_folder=None)
@@ -31,8 +38,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     office.configure(settings.timezone)
     prune.configure_limits(settings.state_max_bytes, settings.state_max_depth)
     clock.set_default(clock.parse_instant(settings.fake_now) if settings.fake_now else None)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(PersonalDataFilter())
+    mask_personal_data_in_logs()
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)

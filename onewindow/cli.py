@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from onewindow import migrate
-from onewindow.app import create_app
+from onewindow.app import create_app, mask_personal_data_in_logs
 
 
 def _settings():
@@ -53,6 +53,7 @@ def serve(host: str, port: int, no_demo: bool) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)  # per-task state changes drown the log
+    mask_personal_data_in_logs()
     app = current_app._get_current_object()
     settings = _settings()
     db = app.extensions["onewindow.db"]

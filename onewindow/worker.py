@@ -1,5 +1,6 @@
 """Worker entry for `dramatiq onewindow.worker`: build the app so the broker and actors are bound."""
 
-from onewindow.app import create_app
+from onewindow.app import create_app, mask_personal_data_in_logs
 
 app = create_app()
+mask_personal_data_in_logs()  # dramatiq set up its handlers before importing this module
