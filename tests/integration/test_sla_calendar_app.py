@@ -10,10 +10,11 @@ import pytest
 from sqlalchemy import select
 
 from engine import broker, clock, office
-from engine.models import Case, CaseEvent, Task
+from engine.models import Case, CaseEvent
 from engine.scheduler import tick
 from tests import conftest
 from tests.conftest import Api, deploy_reference
+from tests.integration.sla_helpers import start_and_accept
 
 FILE_2027 = """year: 2027
 status: official
@@ -59,13 +60,7 @@ def test_2027_office_file_is_used_and_open_deadlines_follow_it(office_app):
     with clock.frozen(at("2026-12-10")):
         conftest._tokens.clear()  # a token issued "today" would have expired by December
         window = Api(app, "window1")
-        r = window.post("/api/cases", json={"process_id": "one_window",
-                                            "data": {"category": "food", "applicant_name": "王五"}})
-        no = r.get_json()["case_no"]
-        broker.drain()
-        with app.extensions["onewindow.db"].read() as s:
-            task = s.scalar(select(Task.id).where(Task.case_no == no, Task.element_id == "intake"))
-        assert window.post(f"/api/tasks/{task}/complete", json={"data": {"decision": "accept"}}).status_code == 200
+        no = start_and_accept(app, window, "王五")
     broker.drain()
     # Then the due date is provisional, counting 2027-01-01 as a working day (Monday-Friday)
     assert case_dates(app, no) == (date(2027, 1, 7), True)

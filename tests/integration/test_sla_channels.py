@@ -17,12 +17,13 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select, update
 
 from engine import broker, clock, office
-from engine.models import Task, User
+from engine.models import User
 from engine.scheduler import tick
 from sla.channels import SIGNATURE_HEADER
 from sla.models import Alert, AlertDelivery
 from tests import conftest
 from tests.conftest import Api, deploy_reference
+from tests.integration.sla_helpers import start_and_accept as accept_food_case
 
 SECRET = "hook-secret-for-tests"
 
@@ -79,13 +80,7 @@ def at(day: str) -> datetime:
 def start_and_accept(app) -> str:
     window = Api(app, "window1")
     with clock.frozen(at("2026-03-02")):
-        r = window.post("/api/cases", json={"process_id": "one_window",
-                                            "data": {"category": "food", "applicant_name": "李四 13812345678"}})
-        no = r.get_json()["case_no"]
-        broker.drain()
-        with app.extensions["onewindow.db"].read() as s:
-            task = s.scalar(select(Task.id).where(Task.case_no == no, Task.element_id == "intake"))
-        assert window.post(f"/api/tasks/{task}/complete", json={"data": {"decision": "accept"}}).status_code == 200
+        no = accept_food_case(app, window, "李四 13812345678")
     broker.drain()
     return no
 

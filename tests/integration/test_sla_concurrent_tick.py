@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import func, select
 
 from engine import broker, clock, office
-from engine.models import Task
 from sla.models import Alert, AlertDelivery
 from tests import conftest
 from tests.conftest import ROOT, Api, deploy_reference
+from tests.integration.sla_helpers import start_and_accept
 
 pytestmark = pytest.mark.postgres
 INSTANT = datetime.combine(date(2026, 4, 15), time(10), office.zone).isoformat()
@@ -28,14 +28,7 @@ def _seed(app, n: int) -> None:
         conftest._tokens.clear()
         window = Api(app, "window1")
         for _ in range(n):
-            r = window.post("/api/cases", json={"process_id": "one_window",
-                                                "data": {"category": "food", "applicant_name": "张三"}})
-            assert r.status_code == 201, r.get_json()
-            no = r.get_json()["case_no"]
-            broker.drain()
-            with app.extensions["onewindow.db"].read() as s:
-                task = s.scalar(select(Task.id).where(Task.case_no == no, Task.element_id == "intake"))
-            assert window.post(f"/api/tasks/{task}/complete", json={"data": {"decision": "accept"}}).status_code == 200
+            start_and_accept(app, window, "张三")
     broker.drain()
 
 
