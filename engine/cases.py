@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from engine import clock, events, office
+from engine import clock, events, office, store
 from engine.db import UnitOfWork
 from engine.definitions import latest
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
@@ -46,10 +46,7 @@ class Loaded:
 
 
 def _lock_case(uow: UnitOfWork, case_id: int) -> Case:
-    stmt = select(Case).where(Case.id == case_id).execution_options(populate_existing=True)
-    if uow.is_postgres:
-        stmt = stmt.with_for_update(of=Case)
-    case = uow.session.scalar(stmt)
+    case = store.lock_case(uow, case_id)
     if case is None:
         raise NotFound("no such case")
     return case
@@ -71,9 +68,8 @@ def _spec(session: Session, definition_id: int) -> runtime.LoadedSpec:
 
 def _load(case: Case) -> Any:
     loaded = _spec(object_session(case), case.definition_id)
-    wf = runtime.load(case.state, loaded, case.serializer_version)
-    runtime.compact(wf)  # a state stored before compaction existed is cut to its frontier before it runs
-    return wf
+    # a state stored before compaction existed is cut to its frontier before it runs
+    return runtime.restore(case.state, loaded, case.serializer_version)
 
 
 def open_case(uow: UnitOfWork, case_no: str) -> Loaded:
@@ -109,30 +105,24 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
     uow.session.add(case)
     uow.session.flush()
     case.case_no = _next_case_no(case.id)
-    events.record(uow, case.id, events.CASE_STARTED, actor=actor.username,
-                  data={"process_id": definition.process_id, "version": definition.version,
-                        "service_code": service_code, "process_properties": definition.properties,
-                        **(meta or {})})
+    uow.session.flush()
+    batch = events.Batch(uow, case.id)
+    batch.add(events.CASE_STARTED, actor=actor.username,
+              data={"process_id": definition.process_id, "version": definition.version,
+                    "service_code": service_code, "process_properties": definition.properties,
+                    **(meta or {})})
     result = runtime.start(wf)
-    _save(uow, case, wf, result, actor)
+    _save(uow, case, wf, result, actor, batch)
     return case
 
 
 def _task_for_update(uow: UnitOfWork, task_id: str) -> tuple[Task, Case, dict[str, Task]]:
     """Lock the task's case, then read the task and the case's open tasks in one query."""
-    stmt = (select(Case).join(Task, Task.case_id == Case.id).where(Task.id == task_id)
-            .execution_options(populate_existing=True))
-    if uow.is_postgres:
-        stmt = stmt.with_for_update(of=Case)
-    case = uow.session.scalar(stmt)
-    if case is None:
+    found = store.lock_case_of_task(uow, task_id)
+    if found is None or task_id not in found[1]:
         raise NotFound(f"no task {task_id}")
-    rows = {t.id: t for t in uow.session.scalars(
-        select(Task).where(Task.case_id == case.id)
-        .where((Task.id == task_id) | Task.state.in_(OPEN_STATES))
-        .execution_options(populate_existing=True))}
-    task = rows[task_id]
-    return task, case, {k: v for k, v in rows.items() if v.state in OPEN_STATES}
+    case, rows = found
+    return rows[task_id], case, {k: v for k, v in rows.items() if v.state in OPEN_STATES}
 
 
 def _check_may_act(task: Task, actor: Actor) -> None:
@@ -216,14 +206,15 @@ def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
         data = check(uow, case, task, data, actor) or data
     wf = _load(case)
     result = runtime.complete_user_task(wf, task_id, data)
-    now = clock.now()
-    task.state, task.completed_at, task.completed_by, task.data = "completed", now, actor.username, data
+    done = {"state": "completed", "completed_at": clock.now(), "completed_by": actor.username, "data": data}
     if task.assignee is None:
-        task.assignee = actor.username
-    events.record(uow, case.id, events.TASK_COMPLETED, actor=actor.username, element_id=task.element_id,
-                  task_id=task.id, data={"data": data, **(history or {}), "group": task.group})
+        done["assignee"] = actor.username
+    batch = events.Batch(uow, case.id)
+    batch.add(events.TASK_COMPLETED, actor=actor.username, element_id=task.element_id,
+              task_id=task.id, data={"data": data, **(history or {}), "group": task.group})
     open_rows.pop(task_id, None)
-    _save(uow, case, wf, result, actor, completed_task=task_id, open_rows=open_rows)
+    _save(uow, case, wf, result, actor, batch, completed_task=task_id, open_rows=open_rows,
+          task_updates=[(task, done)])
     return case
 
 
@@ -236,9 +227,9 @@ def deliver_message(uow: UnitOfWork, case_no: str, name: str, payload: Any, acto
         raise Conflict(f"case {case_no} is {case.status}")
     wf = _load(case)
     result = runtime.deliver_message(wf, name, payload)
-    events.record(uow, case.id, "message_received", actor=actor.username,
-                  data={"name": name, "payload": payload})
-    _save(uow, case, wf, result, actor)
+    batch = events.Batch(uow, case.id)
+    batch.add("message_received", actor=actor.username, data={"name": name, "payload": payload})
+    _save(uow, case, wf, result, actor, batch)
     return case
 
 
@@ -253,7 +244,8 @@ def fire_timers(uow: UnitOfWork, case_id: int, actor: Actor) -> list[str]:
         return []
     wf = _load(case)
     result = runtime.fire_timers(wf)
-    _save(uow, case, wf, result, actor)  # records one timer_fired per firing (a cycle may fire several)
+    # records one timer_fired per firing (a cycle may fire several)
+    _save(uow, case, wf, result, actor, events.Batch(uow, case.id))
     return [element_id for element_id, _due in result.fired_timers]
 
 
@@ -269,71 +261,79 @@ def cancel(uow: UnitOfWork, case_no: str, actor: Actor, reason: str) -> Case:
         raise Conflict(f"case {case_no} is {case.status}")
     wf = _load(case)
     runtime.cancel(wf)
-    events.record(uow, case.id, "case_cancelled", actor=actor.username, data={"reason": reason})
-    _save(uow, case, wf, StepResult(), actor, cancelled=True)
+    batch = events.Batch(uow, case.id)
+    batch.add("case_cancelled", actor=actor.username, data={"reason": reason})
+    _save(uow, case, wf, StepResult(), actor, batch, cancelled=True)
     return case
 
 
-def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor, *,
+def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor, batch: events.Batch, *,
           completed_task: str | None = None, cancelled: bool = False,
-          open_rows: dict[str, Task] | None = None) -> None:
-    session, now = uow.session, clock.now()
+          open_rows: dict[str, Task] | None = None,
+          task_updates: list[tuple[Task, dict[str, Any]]] | None = None) -> None:
+    """Write what one engine step did: task rows, timers, history and the case's new state."""
+    now = clock.now()
+    task_updates = list(task_updates or [])
     for element_id, due_at in result.fired_timers:
-        events.record(uow, case.id, "timer_fired", actor=actor.username, element_id=element_id,
-                      data={"due_at": due_at})
+        batch.add("timer_fired", actor=actor.username, element_id=element_id, data={"due_at": due_at})
     for task_id, element_id, props in result.completed_elements:
         if task_id == completed_task:
             continue
         if props or element_id:
-            events.record(uow, case.id, events.ELEMENT_COMPLETED, actor=actor.username,
-                          element_id=element_id, task_id=task_id, data={"properties": props})
+            batch.add(events.ELEMENT_COMPLETED, actor=actor.username, element_id=element_id, task_id=task_id,
+                      data={"properties": props})
     ready = {t.id: t for t in runtime.ready_user_tasks(wf)}
-    rows = open_rows if open_rows is not None else {t.id: t for t in session.scalars(
-        select(Task).where(Task.case_id == case.id, Task.state.in_(OPEN_STATES)))}
+    rows = open_rows if open_rows is not None else store.open_tasks(uow, case.id)
     for task_id, row in rows.items():
         if task_id not in ready:
-            row.state = "cancelled"
-            row.completed_at = now
-            events.record(uow, case.id, events.TASK_CANCELLED, actor=actor.username,
-                          element_id=row.element_id, task_id=task_id)
+            task_updates.append((row, {"state": "cancelled", "completed_at": now}))
+            batch.add(events.TASK_CANCELLED, actor=actor.username, element_id=row.element_id, task_id=task_id)
+    created = []
     for task_id, view in ready.items():
         if task_id in rows:
             continue
         if not view.candidate_group:
             raise Invalid(f"user task {view.element_id} has no candidate group (lane or candidateGroups)",
                           [Problem("no candidate group", element_id=view.element_id)])
-        session.add(Task(
-            id=task_id, case_id=case.id, case_no=case.case_no, process_id=case.process_id,
-            service_code=case.service_code, element_id=view.element_id, name=view.name,
-            group=view.candidate_group, state="open", properties=view.properties, created_at=now,
-        ))
-        events.record(uow, case.id, events.TASK_CREATED, actor=actor.username, element_id=view.element_id,
-                      task_id=task_id, data={"group": view.candidate_group, "properties": view.properties})
-    _sync_waits(uow, case, wf, actor)
+        created.append(_task_row(case, task_id, view, now))
+        batch.add(events.TASK_CREATED, actor=actor.username, element_id=view.element_id, task_id=task_id,
+                  data={"group": view.candidate_group, "properties": view.properties})
+    summary = dict(case.summary or {})
+    _sync_waits(batch, summary, wf, actor)
     runtime.compact(wf)  # bounded state: completed passes live on only in the history (issue 6)
-    case.state = runtime.dump(wf)
-    case.serializer_version = runtime.SERIALIZER_VERSION
-    case.updated_at = now
+    state = runtime.dump(wf, compacted=True)
+    values: dict[str, Any] = {"state": state, "serializer_version": runtime.SERIALIZER_VERSION,
+                              "updated_at": now}
+    status = case.status
     if cancelled:
-        case.status, case.ended_at = "cancelled", now
-        events.record(uow, case.id, events.CASE_ENDED, actor=actor.username, data={"outcome": "cancelled"})
+        status = values["status"] = "cancelled"
+        values["ended_at"] = now
+        batch.add(events.CASE_ENDED, actor=actor.username, data={"outcome": "cancelled"})
     elif runtime.is_complete(wf):
-        case.status, case.ended_at = "completed", now
+        status = values["status"] = "completed"
+        values["ended_at"] = now
         data = runtime.data_of(wf)
-        events.record(uow, case.id, events.CASE_ENDED, actor=actor.username,
-                      data={"outcome": data.get("result") or data.get("outcome") or "completed",
-                            "end": _end_element(wf)})
-    _flag_if_unsafe(uow, case, wf, actor)
-    _sync_timers(uow, case, wf)
-    session.flush()
-
-
-def _flag_if_unsafe(uow: UnitOfWork, case: Case, wf: Any, actor: Actor) -> None:
-    """Flag the case to an administrator when its state is too big, too deep or wrongly complete."""
-    reason = runtime.state_problem(wf, case.state)
+        batch.add(events.CASE_ENDED, actor=actor.username,
+                  data={"outcome": data.get("result") or data.get("outcome") or "completed",
+                        "end": _end_element(wf)})
+    # flag the case to an administrator when its state is too big, too deep or wrongly complete
+    reason = runtime.state_problem(wf, state)
     if reason and not case.flagged:  # flagged once; an administrator clears it
-        case.flagged = reason
-        events.record(uow, case.id, "case_flagged", actor=actor.username, data={"reason": reason})
+        values["flagged"] = reason
+        batch.add("case_flagged", actor=actor.username, data={"reason": reason})
+    _sync_timers(uow, case, wf, status, summary)
+    if summary != (case.summary or {}):
+        values["summary"] = summary
+    batch.written(store.write(uow, case, values, task_updates=task_updates, new_tasks=created,
+                              events=batch.rows))
+
+
+def _task_row(case: Case, task_id: str, view: runtime.UserTaskView, now) -> dict[str, Any]:
+    return {"id": task_id, "case_id": case.id, "case_no": case.case_no, "process_id": case.process_id,
+            "service_code": case.service_code, "element_id": view.element_id, "name": view.name,
+            "group": view.candidate_group, "assignee": None, "state": "open", "properties": view.properties,
+            "data": None, "created_at": now, "completed_at": None, "completed_by": None, "due_at": None,
+            "sla_level": None, "version": 1}
 
 
 def _end_element(wf: Any) -> str | None:
@@ -341,31 +341,26 @@ def _end_element(wf: Any) -> str | None:
     return last.task_spec.bpmn_id if last is not None else None
 
 
-def _sync_waits(uow: UnitOfWork, case: Case, wf: Any, actor: Actor) -> None:
-    before = dict((case.summary or {}).get("waiting", {}))
+def _sync_waits(batch: events.Batch, summary: dict[str, Any], wf: Any, actor: Actor) -> None:
+    before = dict(summary.get("waiting", {}))
     now_waiting = {tid: (eid, props) for tid, eid, props in runtime.waiting_elements(wf)}
     for tid, (eid, props) in now_waiting.items():
         if tid not in before:
-            events.record(uow, case.id, events.CASE_WAITING, actor=actor.username, element_id=eid,
-                          task_id=tid, data={"properties": props})
+            batch.add(events.CASE_WAITING, actor=actor.username, element_id=eid, task_id=tid,
+                      data={"properties": props})
     for tid, eid in before.items():
         if tid not in now_waiting:
-            events.record(uow, case.id, events.CASE_RESUMED, actor=actor.username, element_id=eid,
-                          task_id=tid)
-    summary = dict(case.summary or {})
+            batch.add(events.CASE_RESUMED, actor=actor.username, element_id=eid, task_id=tid)
     summary["waiting"] = {tid: eid for tid, (eid, _p) in now_waiting.items()}
-    case.summary = summary
 
 
-def _sync_timers(uow: UnitOfWork, case: Case, wf: Any) -> None:
+def _sync_timers(uow: UnitOfWork, case: Case, wf: Any, status: str, summary: dict[str, Any]) -> None:
     session = uow.session
-    wanted = {t.id: t for t in runtime.waiting_timers(wf)} if case.status == "running" else {}
-    summary = dict(case.summary or {})
+    wanted = {t.id: t for t in runtime.waiting_timers(wf)} if status == "running" else {}
     if not wanted and not summary.get("timers"):
         return  # no timer before, none now: spare the query
     current = {t.id: t for t in session.scalars(select(Timer).where(Timer.case_id == case.id))}
     summary["timers"] = len(wanted)
-    case.summary = summary
     for tid, row in current.items():
         if tid not in wanted:
             session.delete(row)

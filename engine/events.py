@@ -12,6 +12,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import select
@@ -83,6 +84,28 @@ def record(uow: UnitOfWork, case_id: int, kind: str, *, actor: str | None = None
         # the id exists once the unit of work has flushed at commit; no flush per event here
         uow.after_commit(lambda: _send(event.id))
     return event
+
+
+class Batch:
+    """History rows of one state change, written with it by ``engine.store.write`` instead of one
+    ORM object each; :meth:`written` sends the domain events after commit, as :func:`record` does."""
+
+    def __init__(self, uow: UnitOfWork, case_id: int):
+        self.uow, self.case_id = uow, case_id
+        self.rows: list[dict[str, Any]] = []
+
+    def add(self, kind: str, *, actor: str | None = None, element_id: str | None = None,
+            task_id: str | None = None, data: dict[str, Any] | None = None) -> None:
+        self.rows.append({"case_id": self.case_id, "kind": kind, "actor": actor, "at": clock.now(),
+                          "element_id": element_id, "task_id": task_id, "data": data or {},
+                          "domain": kind in DOMAIN_KINDS})
+
+    def written(self, added: list[tuple[int, str]]) -> None:
+        """``added``: (id, kind) of each row as written."""
+        self.rows = []
+        for event_id, kind in added:
+            if kind in DOMAIN_KINDS and _subscribers.get(kind):
+                self.uow.after_commit(partial(_send, event_id))
 
 
 def _send(event_id: int) -> None:

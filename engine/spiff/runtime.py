@@ -172,7 +172,9 @@ def new_workflow(loaded: LoadedSpec, data: dict[str, Any]) -> BpmnWorkflow:
     return wf
 
 
-def dump(wf: BpmnWorkflow) -> str:
+def dump(wf: BpmnWorkflow, *, compacted: bool = False) -> str:
+    """The instance state as JSON; ``compacted`` marks a state :func:`compact` has just cut, so
+    :func:`restore` need not cut it again."""
     registry = _INSTANCE_SERIALIZER.registry
     registry._encoder_mode = True
     try:
@@ -180,12 +182,29 @@ def dump(wf: BpmnWorkflow) -> str:
     finally:
         registry._encoder_mode = False
     dct["format"] = STATE_FORMAT
+    if compacted:
+        dct["compacted"] = True
     return json.dumps(dct, separators=(",", ":"), cls=_INSTANCE_SERIALIZER._encoder_cls)
 
 
-def load(state: str, loaded: LoadedSpec, serializer_version: str) -> BpmnWorkflow:
+def restore(state: str, loaded: LoadedSpec, serializer_version: str) -> BpmnWorkflow:
+    """A stored case state, ready to run: compacted first unless it was stored compacted (a state
+    written before compaction existed is cut to its frontier before it runs)."""
     dct = json.loads(state)
+    wf = _from_dict(dct, loaded, serializer_version)
+    if not dct.get("compacted"):
+        compact(wf)
+    return wf
+
+
+def load(state: str, loaded: LoadedSpec, serializer_version: str) -> BpmnWorkflow:
+    return _from_dict(json.loads(state), loaded, serializer_version)
+
+
+def _from_dict(dct: dict[str, Any], loaded: LoadedSpec, serializer_version: str) -> BpmnWorkflow:
+    dct = dict(dct)
     dct.pop("format", None)
+    dct.pop("compacted", None)
     if serializer_version != SERIALIZER_VERSION:
         dct[_INSTANCE_SERIALIZER.VERSION_KEY] = serializer_version
         _INSTANCE_SERIALIZER.migrate(dct)
