@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -19,6 +22,8 @@ from engine.models import ApiToken, Membership, Supervision, User
 
 _hasher = PasswordHasher()
 TOKEN_LIFETIME = timedelta(hours=12)
+# How long this process trusts what it read about a token (see ActorCache and docs/operations.md).
+TOKEN_CACHE_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,7 @@ def add_user(session: Session, username: str, password: str, *, groups: list[str
     user.memberships = [Membership(group=g) for g in sorted(set(groups))]
     user.supervisions = [Supervision(group=g) for g in sorted(set(supervises))]
     session.flush()
+    _forget_on_commit(session, lambda: actors.forget_user(username))
     return user
 
 
@@ -125,30 +131,135 @@ def user_for_token(session: Session, token: str) -> User:
     return user
 
 
-def actor_for_token(session: Session | Connection, token: str) -> Actor:
-    """The acting user of a bearer token in one round trip (every request pays for this).
-
-    Raises Unauthorized exactly as :func:`user_for_token` does.
-    """
+def _actor_statement():
     groups = (select(func.aggregate_strings(Membership.group, ","))
               .where(Membership.user_id == User.id).scalar_subquery())
     supervises = (select(func.aggregate_strings(Supervision.group, ","))
                   .where(Supervision.user_id == User.id).scalar_subquery())
-    row = session.execute(
-        select(ApiToken.expires_at, User.username, User.display_name, User.is_admin, User.active, groups, supervises)
-        .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == _digest(token))
-    ).first()
+    return (select(ApiToken.expires_at, User.username, User.display_name, User.is_admin, User.active, groups,
+                   supervises)
+            .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
+
+
+_ACTOR_OF_TOKEN = _actor_statement()  # built once: a request pays for no statement building
+
+
+def _read_actor(session: Session | Connection, digest: str) -> tuple[Actor, datetime]:
+    row = session.execute(_ACTOR_OF_TOKEN, {"digest": digest}).first()
     if row is None or row[0] <= clock.now():
         raise Unauthorized("the token is unknown or expired")
-    _expires, username, display_name, is_admin, active, in_groups, supervised = row
+    expires_at, username, display_name, is_admin, active, in_groups, supervised = row
     if not active:
         raise Unauthorized("the user is disabled")
-    return Actor(username, frozenset(filter(None, (in_groups or "").split(","))),
-                 frozenset(filter(None, (supervised or "").split(","))), is_admin, display_name or username)
+    actor = Actor(username, frozenset(filter(None, (in_groups or "").split(","))),
+                  frozenset(filter(None, (supervised or "").split(","))), is_admin, display_name or username)
+    return actor, expires_at
+
+
+def actor_for_token(session: Session | Connection, token: str) -> Actor:
+    """The acting user of a bearer token in one round trip, read from the database now (no cache).
+
+    Raises Unauthorized exactly as :func:`user_for_token` does.
+    """
+    return _read_actor(session, _digest(token))[0]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    actor: Actor
+    expires_at: datetime  # the token's own expiry, checked on every hit
+    fresh_until: float  # monotonic seconds
+
+
+class ActorCache:
+    """Token digest -> Actor, trusted for ``ttl`` seconds, so most requests read no table to learn who asks.
+
+    Staleness is bounded: an entry is used for at most ``ttl`` seconds after it was read. Revoking a
+    token and changing a user through this module forget the entries at once in this process (and
+    again after the commit, so a read racing the change cannot store what it saw before it); other
+    processes see the change within ``ttl``. An expired token is refused on every hit. Failures are
+    never cached.
+    """
+
+    def __init__(self, ttl: float = TOKEN_CACHE_SECONDS, max_entries: int = 10_000,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._monotonic = monotonic
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._generation = 0  # bumped by every forget: a read that started before it is not stored
+        self._lock = threading.Lock()
+
+    def actor(self, database_key: str, token: str, read: Callable[[str], tuple[Actor, datetime]]) -> Actor:
+        """The actor of ``token`` in the database ``database_key``; ``read(digest)`` on a miss.
+
+        Raises Unauthorized for an unknown, expired or disabled token (as ``read`` does).
+        """
+        key = (database_key, _digest(token))
+        entry = self._entries.get(key)
+        now = self._monotonic()
+        if entry is not None and now < entry.fresh_until:
+            if entry.expires_at <= clock.now():
+                self._entries.pop(key, None)
+                raise Unauthorized("the token is unknown or expired")
+            return entry.actor
+        generation = self._generation
+        actor, expires_at = read(key[1])
+        if self.ttl > 0:
+            with self._lock:
+                if generation == self._generation:
+                    if len(self._entries) >= self.max_entries:
+                        self._prune(now)
+                    self._entries[key] = _Entry(actor, expires_at, now + self.ttl)
+        return actor
+
+    def _prune(self, now: float) -> None:
+        for key in [k for k, e in self._entries.items() if e.fresh_until <= now]:
+            del self._entries[key]
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+
+    def forget_token(self, token: str) -> None:
+        digest = _digest(token)
+        with self._lock:
+            self._generation += 1
+            for key in [k for k in self._entries if k[1] == digest]:
+                del self._entries[key]
+
+    def forget_user(self, username: str) -> None:
+        with self._lock:
+            self._generation += 1
+            for key in [k for k, e in self._entries.items() if e.actor.username == username]:
+                del self._entries[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()
+
+
+actors = ActorCache()
+
+
+def cached_actor_for_token(database_key: str, token: str,
+                           read: Callable[[], Session | Connection]) -> Actor:
+    """:func:`actor_for_token` through :data:`actors`; ``read()`` opens what to read with on a miss."""
+    def lookup(digest: str) -> tuple[Actor, datetime]:
+        with read() as conn:
+            return _read_actor(conn, digest)
+
+    return actors.actor(database_key, token, lookup)
+
+
+def _forget_on_commit(session: Session, forget: Callable[[], None]) -> None:
+    """Forget now, and once more when the transaction commits (a read in between saw the old rows)."""
+    forget()
+    event.listen(session, "after_commit", lambda _s: forget(), once=True)
 
 
 def revoke_token(session: Session, token: str) -> None:
     session.execute(delete(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    _forget_on_commit(session, lambda: actors.forget_token(token))
 
 
 def get_user(session: Session, username: str) -> User:

@@ -17,7 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from engine.db import Database, UnitOfWork
 from engine.errors import Conflict, Invalid, OneWindowError, Problem, Unauthorized
-from engine.identity import Actor, actor_for_token
+from engine.identity import Actor, cached_actor_for_token
 
 log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
@@ -49,17 +49,25 @@ def problem(status: int, title: str, detail: str = "", **extra: Any):
 
 def _load_actor() -> Actor | None:
     header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    token = header[7:].strip() if header[:7].lower() == "bearer " else None
     if token is None:
         token = session.get("token")
     if not token:
         return None
-    engine = database().engine
-    if engine.dialect.name == "postgresql":  # one SELECT: no transaction to end, no ROLLBACK round trip
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            return actor_for_token(conn, token)
-    with reading() as s:
-        return actor_for_token(s, token)
+    db = database()
+    return cached_actor_for_token(db.url, token, functools.partial(_token_reader, db))
+
+
+@contextmanager
+def _token_reader(db: Database) -> Iterator[Any]:
+    """What a cache miss reads the token with: one SELECT, so on PostgreSQL an autocommit connection
+    (no transaction to end, no ROLLBACK round trip); elsewhere the read session."""
+    if db.engine.dialect.name == "postgresql":
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+        return
+    with db.read() as s:
+        yield s
 
 
 def current_actor() -> Actor:
