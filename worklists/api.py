@@ -10,7 +10,7 @@ from engine import cases
 from engine.errors import Invalid, Problem
 from engine.openapi import operation
 from engine.web import current_actor, json_body, login_required, reading, unit_of_work
-from worklists import queries, transitions
+from worklists import queries, transitions, wire
 from worklists.queries import Filters
 from worklists.reader import list_reader
 
@@ -56,7 +56,7 @@ def list_tasks():
     with list_reader() as r:
         page = queries.task_page(r, actor, view, filters, request.args.get("sort") or None, limit,
                                  request.args.get("cursor") or None)
-    return jsonify({"view": page.view, "sort": page.sort, "items": page.items, "next_cursor": page.next_cursor})
+    return current_app.response_class(wire.page_json(page), mimetype="application/json")
 
 
 @bp.get("/counts")

@@ -10,9 +10,10 @@ of the dated part stays an index bound on both databases and most pages never to
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select, tuple_, union_all
@@ -24,6 +25,7 @@ from engine.errors import Invalid, Problem
 from engine.identity import Actor
 from engine.models import Case, Task
 from worklists import cursor as cursors
+from worklists import rows
 
 VIEWS = ("inbox", "queue", "archive", "team")
 SLA_LEVELS = ("green", "yellow", "red")
@@ -109,13 +111,30 @@ def _instant(raw: str | None, name: str, problems: list[Problem]) -> datetime | 
     return value
 
 
+ITEM_KEYS = ("id", "case_no", "process_id", "service", "name", "element_id", "group", "assignee", "state",
+             "version", "created_at", "due_date", "sla_level", "completed_at", "completed_by")
+
+
+def item(row: Sequence[Any]) -> dict[str, Any]:
+    """One list item from a row of ``LIST_COLUMNS`` as :func:`rows.fetch` gives it; instants as ISO text in UTC."""
+    out = dict(zip(ITEM_KEYS, row, strict=True))
+    for key in ("created_at", "due_date", "completed_at"):
+        if out[key] is not None:
+            out[key] = rows.instant_iso(out[key])
+    return out
+
+
 @dataclass
 class Page:
-    items: list[dict[str, Any]]
+    rows: list[Sequence[Any]]  # as rows.fetch gives them: LIST_COLUMNS order, which is ITEM_KEYS order
     next_cursor: str | None
     view: str
     sort: str
     filters: Filters = field(default_factory=Filters)
+
+    @cached_property
+    def items(self) -> list[dict[str, Any]]:
+        return [item(r) for r in self.rows]
 
 
 def _check_view(view: str) -> None:
@@ -270,19 +289,7 @@ def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort
     return stmts, params, sort
 
 
-def item(row: Any) -> dict[str, Any]:
-    """One list item: the fields every worklist shows."""
-    m = row._mapping
-    return {
-        "id": m["id"], "case_no": m["case_no"], "process_id": m["process_id"], "service": m["service_code"],
-        "name": m["name"], "element_id": m["element_id"], "group": m["group"], "assignee": m["assignee"],
-        "state": m["state"], "version": m["version"],
-        "created_at": m["created_at"].isoformat(),
-        "due_date": m["due_at"].isoformat() if m["due_at"] else None,
-        "sla_level": m["sla_level"],
-        "completed_at": m["completed_at"].isoformat() if m["completed_at"] else None,
-        "completed_by": m["completed_by"],
-    }
+_SORT_INDEX = {c.name: i for i, c in enumerate(LIST_COLUMNS)}
 
 
 def task_page(session: Session | Connection, actor: Actor, view: str, filters: Filters | None = None,
@@ -290,17 +297,17 @@ def task_page(session: Session | Connection, actor: Actor, view: str, filters: F
     """One page of a view; ``next_cursor`` is None on the last page."""
     filters = filters or Filters()
     stmts, params, sort = list_statement(actor, view, filters, sort, limit, cursor)
-    rows: list[Any] = []
-    for stmt in stmts:
-        rows += session.execute(stmt, params).all()
-        if len(rows) > limit:
-            break
+    found = rows.fetch(session, stmts, params, limit)
     next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        last = rows[-1]._mapping
-        next_cursor = cursors.encode(sort, last[SORTS[sort][0]], last["id"])
-    return Page([item(r) for r in rows], next_cursor, view, sort, filters)
+    if len(found) > limit:
+        found = found[:limit]
+        last = found[-1]
+        column = SORTS[sort][0]
+        value = last[_SORT_INDEX[column]]
+        if column in _DATETIME_COLUMNS and value is not None:
+            value = rows.instant_iso(value)
+        next_cursor = cursors.encode(sort, value, last[0])
+    return Page(found, next_cursor, view, sort, filters)
 
 
 def task_list(session: Session, actor: Actor, view: str, limit: int = 50) -> list[dict[str, Any]]:
