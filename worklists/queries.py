@@ -64,6 +64,8 @@ class Filters:
     @classmethod
     def parse(cls, args: dict[str, str]) -> Filters:
         """Read filters from query-string arguments; raises Invalid naming each bad field."""
+        if not any(name in args for name in cls.__dataclass_fields__):
+            return _NO_FILTERS
         problems: list[Problem] = []
 
         def text(name: str) -> str | None:
@@ -91,6 +93,9 @@ class Filters:
             if value is not None:
                 out[name] = value.isoformat() if isinstance(value, datetime) else str(value)
         return out
+
+
+_NO_FILTERS = Filters()
 
 
 def _instant(raw: str | None, name: str, problems: list[Problem]) -> datetime | None:

@@ -1,7 +1,7 @@
 """A list page as JSON text, written straight from its rows.
 
 The list is the hottest answer of the API. ``json`` would first need a dict per item and would then
-encode every key of every item again; here the keys sit in a template and only the values are
+encode every key of every item again; here the keys are written into the text and only the values are
 encoded, strings by the C ``encode_basestring`` (what ``json.dumps(ensure_ascii=False)`` uses).
 ``tests/unit/test_worklist_wire.py`` checks that the text parses to exactly the page's items.
 """
@@ -10,24 +10,25 @@ from __future__ import annotations
 
 from json.encoder import encode_basestring
 
-from worklists.queries import ITEM_KEYS, Page
+from worklists.queries import Page
 from worklists.rows import instant_iso
-
-_ITEM = "{" + ",".join(f"{encode_basestring(k)}:%s" for k in ITEM_KEYS) + "}"
 
 
 def page_json(page: Page) -> str:
     """``{"view", "sort", "items", "next_cursor"}`` of a page, compact, non-ASCII kept as is."""
-    esc, iso, item = encode_basestring, instant_iso, _ITEM
-    # one line per column of ITEM_KEYS; the schema's NOT NULL columns need no None test
-    items = ",".join([item % (
-        esc(task_id), esc(case_no), esc(process_id), "null" if service is None else esc(service),
-        esc(name), esc(element_id), esc(group), "null" if assignee is None else esc(assignee),
-        esc(state), int(version), esc(iso(created_at)), "null" if due_at is None else esc(iso(due_at)),
-        "null" if sla_level is None else esc(sla_level),
-        "null" if completed_at is None else esc(iso(completed_at)),
-        "null" if completed_by is None else esc(completed_by),
-    ) for (task_id, case_no, process_id, service, name, element_id, group, assignee, state, version, created_at,
-           due_at, sla_level, completed_at, completed_by) in page.rows])
+    esc, iso = encode_basestring, instant_iso
+    # One f-string per item, its keys those of ITEM_KEYS in order (tests/unit/test_worklist_wire.py holds
+    # the two together); the schema's NOT NULL columns need no None test.
+    items = ",".join([
+        f'{{"id":{esc(task_id)},"case_no":{esc(case_no)},"process_id":{esc(process_id)},'
+        f'"service":{"null" if service is None else esc(service)},"name":{esc(name)},'
+        f'"element_id":{esc(element_id)},"group":{esc(group)},'
+        f'"assignee":{"null" if assignee is None else esc(assignee)},"state":{esc(state)},"version":{int(version)},'
+        f'"created_at":"{iso(created_at)}","due_date":{"null" if due_at is None else esc(iso(due_at))},'
+        f'"sla_level":{"null" if sla_level is None else esc(sla_level)},'
+        f'"completed_at":{"null" if completed_at is None else esc(iso(completed_at))},'
+        f'"completed_by":{"null" if completed_by is None else esc(completed_by)}}}'
+        for (task_id, case_no, process_id, service, name, element_id, group, assignee, state, version, created_at,
+             due_at, sla_level, completed_at, completed_by) in page.rows])
     cursor = "null" if page.next_cursor is None else esc(page.next_cursor)
     return f'{{"view":{esc(page.view)},"sort":{esc(page.sort)},"items":[{items}],"next_cursor":{cursor}}}'
