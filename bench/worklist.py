@@ -10,8 +10,10 @@ and without a filter, it prints p50 / p95 / p99 of:
 
 - the API: ``GET /api/tasks`` through the Flask test client (in-process WSGI, no sockets; includes
   bearer-token auth, the query, JSON encoding);
-- the same SQL alone: the exact statement ``worklists.queries.list_statement`` builds for that request,
-  run on a pooled connection with the driver (psycopg 3) and its rows fetched;
+- the same SQL alone: the exact text and parameters the API sends for that request
+  (``worklists.rows.driver_sql`` of the statements ``worklists.queries.list_statement`` builds), run
+  with psycopg 3 on a pooled connection in autocommit as the API runs it (no BEGIN), rows fetched with
+  psycopg's default loaders; ``--show-sql`` prints each scenario's text;
 
 and the ratio API / SQL at p50 and p95. The baseline is the bare query: a worklist's cost is its SQL.
 """
@@ -131,6 +133,10 @@ def main() -> None:
     ap.add_argument("--tasks", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=300)
     ap.add_argument("--reseed", action="store_true")
+    ap.add_argument("--show-sql", action="store_true", help="print the SQL text timed for each scenario")
+    ap.add_argument("--sql-in-transaction", action="store_true",
+                    help="time the bare SQL inside a transaction (psycopg's default: a BEGIN round trip first), "
+                         "as this benchmark did before 2026-11; the API sends no BEGIN")
     args = ap.parse_args()
 
     import logging
@@ -142,7 +148,7 @@ def main() -> None:
     from engine.models import User
     from onewindow import migrate
     from onewindow.app import create_app
-    from worklists import queries
+    from worklists import queries, rows
 
     ensure_database(args.pg)
     app = create_app(database_url=args.pg, secret_key="bench")
@@ -191,7 +197,8 @@ def main() -> None:
 
     with db.engine.connect() as c:
         dialect = c.dialect
-    print(f"\nruns per row: {args.runs} (after 20 warm-up); API = Flask test client, SQL = same statement via psycopg")
+    print(f"\nruns per row: {args.runs} (after 20 warm-up); API = Flask test client, SQL = same statement via psycopg"
+          + (" inside a transaction" if args.sql_in_transaction else " (autocommit, as the API)"))
     header = (f"{'scenario':34} {'items':>5} | {'API p50':>8} {'p95':>7} {'p99':>7} | "
               f"{'SQL p50':>8} {'p95':>7} {'p99':>7} | {'ratio p50':>9} {'p95':>5}")
     print(header)
@@ -203,9 +210,14 @@ def main() -> None:
             params["cursor"] = cur
         headers = {"Authorization": f"Bearer {tokens[user]}"}
         stmts, bound, _ = queries.list_statement(actors[user], view, queries.Filters(**f), None, 50, cur)
-        phases = [(str(c), c.construct_params(bound)) for c in (st.compile(dialect=dialect) for st in stmts)]
+        phases = [rows.driver_sql(st, dialect, bound) for st in stmts]  # what the API sends, text and values
+        assert all(phases), "a statement the API cannot send on the driver"
+        if args.show_sql:
+            for n, (sql, sql_params) in enumerate(phases, 1):
+                print(f"-- {label}, statement {n} of {len(phases)}, {sql_params}\n{sql}\n")
         api_times, sql_times, items = [], [], 0
         raw = db.engine.raw_connection()
+        raw.driver_connection.autocommit = not args.sql_in_transaction  # the API: one statement, no transaction
         try:
             for i in range(args.runs + 20):
                 t0 = time.perf_counter()
@@ -222,11 +234,12 @@ def main() -> None:
                         if got > 50:
                             break
                     t3 = time.perf_counter()
-                raw.rollback()
+                raw.rollback()  # outside the timing; nothing to end in autocommit
                 if i >= 20:
                     api_times.append((t1 - t0) * 1000)
                     sql_times.append((t3 - t2) * 1000)
         finally:
+            raw.driver_connection.autocommit = False
             raw.close()
         a50, a95, a99 = percentiles(api_times)
         s50, s95, s99 = percentiles(sql_times)
