@@ -117,12 +117,26 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """A session for queries only; nothing is committed."""
-        session = self.sessions()
+        """A session for queries only; nothing it holds is written.
+
+        A clean read ends with COMMIT, not ROLLBACK: for a transaction that wrote nothing they are the
+        same, but psycopg forgets the connection's prepared statements on a rollback (DEALLOCATE
+        ALL), and every state change on that pooled connection would then be parsed and planned
+        afresh. The session never flushes on its own, so changes made to its objects (a misuse) stay
+        in it and are rolled back.
+        """
+        session = self.sessions(autoflush=False)
         try:
             yield session
-        finally:
+        except BaseException:
             session.rollback()
+            raise
+        else:
+            if session.new or session.dirty or session.deleted:
+                session.rollback()
+            else:
+                session.commit()
+        finally:
             session.close()
 
     def dispose(self) -> None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from typing import Any
@@ -107,7 +107,7 @@ class _Table:
         self.outof = [(n, _OUT[dialect][self.kinds[n]]) for n in self.columns]
         self.select_list = ", ".join(f'"{c}"' for c in self.columns)
         self._updates: dict[tuple[str, ...], str] = {}
-        self._inserts: dict[tuple[tuple[str, ...], int], str] = {}
+        self._inserts: dict[tuple[tuple[str, ...], int, bool], str] = {}
 
     def sql(self, text: str) -> str:
         return re.sub(r":(\w+)", r"%(\1)s", text) if self.dialect == "postgresql" else text
@@ -128,11 +128,12 @@ class _Table:
         return text
 
     def insert_sql(self, names: tuple[str, ...], rows: int, returning: bool) -> str:
-        key = (names, rows if returning else 1)
+        """``rows`` rows of ``names`` in one statement; parameters are named ``<column>_<row>``."""
+        key = (names, rows, returning)
         text = self._inserts.get(key)
         if text is None:
             cols = ", ".join(f'"{n}"' for n in names)
-            groups = ", ".join("(" + ", ".join(f":{n}_{i}" for n in names) + ")" for i in range(key[1]))
+            groups = ", ".join("(" + ", ".join(f":{n}_{i}" for n in names) + ")" for i in range(rows))
             text = self.sql(f"INSERT INTO {self.name} ({cols}) VALUES {groups}"
                             + (" RETURNING id, kind" if returning else ""))
             self._inserts[key] = text
@@ -160,6 +161,27 @@ class _Statements:
 _STATEMENTS: dict[str, _Statements] = {}
 
 
+def _run(cur, st: _Statements, sql: str, params: dict[str, Any]) -> None:
+    """Execute; on PostgreSQL as a prepared statement from its first use on a connection (parsed
+    and planned once per connection, not per call)."""
+    if st.dialect == "postgresql":
+        cur.execute(sql, params, prepare=True)
+    else:
+        cur.execute(sql, params)
+
+
+@contextmanager
+def _together(conn, st: _Statements) -> Iterator[None]:
+    """On PostgreSQL the statements inside travel as one batch (psycopg's pipeline mode): one round
+    trip instead of one each, which on a small virtual machine costs more than the statements.
+    The server still runs them in order. SQLite runs in process: nothing to save."""
+    if st.dialect == "postgresql":
+        with conn.pipeline():
+            yield
+    else:
+        yield
+
+
 def _driver(uow: UnitOfWork):
     """The driver connection of the unit of work (its transaction begins here if not yet), once what
     the session holds is written, so reads here see it and history ids keep their order."""
@@ -172,18 +194,6 @@ def _driver(uow: UnitOfWork):
     if statements is None:
         statements = _STATEMENTS[name] = _Statements(name)
     return connection.connection.driver_connection, statements
-
-
-@contextmanager
-def _together(conn, st: _Statements) -> Iterator[None]:
-    """PostgreSQL gets the statements inside as one batch (psycopg's pipeline mode): one round trip,
-    not one each; on a small virtual machine a round trip, with the wake-ups on both sides, costs
-    more than the statement. SQLite runs in process: nothing to save."""
-    if st.dialect == "postgresql":
-        with conn.pipeline():
-            yield
-    else:
-        yield
 
 
 # -- reading: the same ORM objects a query would give ----------------------------------------------
@@ -211,7 +221,7 @@ def lock_case(uow: UnitOfWork, case_id: int) -> Case | None:
     """The case row, locked for this transaction (``FOR UPDATE``; SQLite's writer lock is taken at BEGIN)."""
     conn, st = _driver(uow)
     cur = conn.cursor()
-    cur.execute(st.case_by_id, {"case_id": case_id})
+    _run(cur, st, st.case_by_id, {"case_id": case_id})
     values = cur.fetchone()
     return None if values is None else adopt(uow.session, Case, st.cases.row(values))
 
@@ -219,14 +229,14 @@ def lock_case(uow: UnitOfWork, case_id: int) -> Case | None:
 def lock_case_of_task(uow: UnitOfWork, task_id: str) -> tuple[Case, dict[str, Task]] | None:
     """Lock the case a task belongs to, then read that task and the case's open tasks.
 
-    Sent together, but the server runs them in order: the task rows are read after the lock is held
-    (each statement takes its own snapshot), so they show what the previous holder committed.
+    Two statements, so the task rows are read after the lock is held (each statement takes its own
+    snapshot) and show what the previous holder committed. On PostgreSQL they travel together.
     """
     conn, st = _driver(uow)
     lock, rows = conn.cursor(), conn.cursor()
     with _together(conn, st):
-        lock.execute(st.case_of_task, {"task_id": task_id})
-        rows.execute(st.tasks_of_task, {"task_id": task_id})
+        _run(lock, st, st.case_of_task, {"task_id": task_id})
+        _run(rows, st, st.tasks_of_task, {"task_id": task_id})
     values = lock.fetchone()
     if values is None:
         return None
@@ -236,17 +246,27 @@ def lock_case_of_task(uow: UnitOfWork, task_id: str) -> tuple[Case, dict[str, Ta
 def open_tasks(uow: UnitOfWork, case_id: int) -> dict[str, Task]:
     conn, st = _driver(uow)
     cur = conn.cursor()
-    cur.execute(st.open_tasks, {"case_id": case_id})
+    _run(cur, st, st.open_tasks, {"case_id": case_id})
     return _tasks(uow.session, st, cur)
 
 
 # -- writing: one batch per state change -----------------------------------------------------------
 
-def _update(conn, spec: _Table, obj: Any, values: dict[str, Any]):
+def _update(conn, st: _Statements, spec: _Table, obj: Any, values: dict[str, Any]):
     params = spec.params(values)
     params["w_id"], params["w_version"] = obj.id, obj.version
     cur = conn.cursor()
-    cur.execute(spec.update_sql(tuple(values)), params)
+    _run(cur, st, spec.update_sql(tuple(values)), params)
+    return cur
+
+
+def _insert(conn, st: _Statements, spec: _Table, rows: list[dict[str, Any]], returning: bool):
+    """All rows in one statement; with ``returning``, the cursor holding (id, kind) of each."""
+    params: dict[str, Any] = {}
+    for i, r in enumerate(rows):
+        params.update(spec.params(r, f"_{i}"))
+    cur = conn.cursor()
+    _run(cur, st, spec.insert_sql(tuple(rows[0]), len(rows), returning), params)
     return cur
 
 
@@ -260,14 +280,11 @@ def write(uow: UnitOfWork, case: Case, case_values: dict[str, Any], *,
     rolls back); only once every row is written are the new values set on the session's objects.
     """
     conn, st = _driver(uow)
-    updates = []
     with _together(conn, st):
-        for task, values in task_updates:
-            updates.append((_update(conn, st.tasks, task, values), task, values))
+        updates = [(_update(conn, st, st.tasks, task, values), task, values) for task, values in task_updates]
         if new_tasks:
-            conn.cursor().executemany(st.tasks.insert_sql(tuple(new_tasks[0]), 1, returning=False),
-                                      [st.tasks.params(r, "_0") for r in new_tasks])
-        updates.append((_update(conn, st.cases, case, case_values), case, case_values))
+            _insert(conn, st, st.tasks, new_tasks, returning=False)
+        updates.append((_update(conn, st, st.cases, case, case_values), case, case_values))
         added = _insert_events(conn, st, events)
     for cur, obj, _values in updates:
         if cur.rowcount != 1:
@@ -277,26 +294,21 @@ def write(uow: UnitOfWork, case: Case, case_values: dict[str, Any], *,
         for key, value in values.items():
             set_committed_value(obj, key, value)
         set_committed_value(obj, "version", obj.version + 1)
-    return added if isinstance(added, list) else [(r[0], r[1]) for r in added.fetchall()]
+    return added()
 
 
-def _insert_events(conn, st: _Statements, rows: list[dict[str, Any]]):
-    """PostgreSQL: one INSERT ... RETURNING for all rows (its cursor); SQLite: a statement per row,
-    which costs no round trip in process, and each lastrowid (the list)."""
+def _insert_events(conn, st: _Statements, rows: list[dict[str, Any]]) -> Callable[[], list[tuple[int, str]]]:
+    """Append the history rows; returns how to read (id, kind) of each once the statements have run
+    (PostgreSQL: one INSERT ... RETURNING; SQLite: a statement per row, no round trip in process)."""
     if not rows:
-        return []
-    names = tuple(rows[0])
+        return list
     if st.dialect == "postgresql":
-        params: dict[str, Any] = {}
-        for i, r in enumerate(rows):
-            params.update(st.events.params(r, f"_{i}"))
-        cur = conn.cursor()
-        cur.execute(st.events.insert_sql(names, len(rows), returning=True), params)
-        return cur
+        cur = _insert(conn, st, st.events, rows, returning=True)
+        return lambda: [(r[0], r[1]) for r in cur.fetchall()]
     ids = []
     cur = conn.cursor()
-    text = st.events.insert_sql(names, 1, returning=False)
+    text = st.events.insert_sql(tuple(rows[0]), 1, returning=False)
     for r in rows:
         cur.execute(text, st.events.params(r, "_0"))
         ids.append((cur.lastrowid, r["kind"]))
-    return ids
+    return lambda: ids

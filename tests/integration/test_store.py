@@ -107,3 +107,41 @@ def test_a_row_that_moved_between_read_and_write_is_refused_and_nothing_is_writt
         cases.complete(uow, task_id, {"decision": "accept"}, DESK)
     with db.read() as s:
         assert s.get(Task, task_id).state == "completed"
+
+
+def test_a_step_that_opens_two_tasks_writes_both_rows(any_app):
+    # catering is the joint path: accepting it opens the lead department's step and the co-review
+    deploy_reference(any_app)
+    db = any_app.extensions["onewindow.db"]
+    with db.unit_of_work() as uow:
+        no = cases.start_case(uow, "one_window", {"category": "catering"}, DESK).case_no
+    with db.read() as s:
+        task_id = s.scalar(select(Task.id).where(Task.case_no == no, Task.state == "open"))
+    with db.unit_of_work() as uow:
+        cases.complete(uow, task_id, {"decision": "accept"}, DESK)
+    with db.read() as s:
+        open_rows = s.scalars(select(Task).where(Task.case_no == no, Task.state == "open")).all()
+        created = s.scalars(select(CaseEvent).where(CaseEvent.kind == "task_created",
+                                                     CaseEvent.task_id.in_([t.id for t in open_rows]))).all()
+    assert sorted((t.element_id, t.group) for t in open_rows) == [("co_review", "health_dept"),
+                                                                  ("handle", "market_dept")]
+    assert len(created) == 2
+
+
+def test_a_read_session_never_writes_what_it_holds(any_app):
+    # a clean read ends with COMMIT (so psycopg keeps its prepared statements); one holding changes
+    # (a misuse) is rolled back, never committed
+    no, _task_id = _case_with_open_intake(any_app)
+    db = any_app.extensions["onewindow.db"]
+    with db.read() as s:
+        s.scalar(select(Case).where(Case.case_no == no)).subject = "written by a read?"
+    with db.read() as s:
+        s.scalar(select(Case).where(Case.case_no == no)).subject = "or by the next query's flush?"
+        s.scalar(select(Case.id).where(Case.case_no == no))
+    with db.read() as s:
+        assert s.scalar(select(Case.subject).where(Case.case_no == no)) is None
+    with pytest.raises(RuntimeError), db.read() as s:
+        s.scalar(select(Case).where(Case.case_no == no)).subject = "nor on an error"
+        raise RuntimeError("boom")
+    with db.read() as s:
+        assert s.scalar(select(Case.subject).where(Case.case_no == no)) is None
