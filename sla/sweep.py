@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from engine import events
 from engine.db import Database, UnitOfWork
@@ -152,11 +153,7 @@ def recompute_all(db: Database, today: date) -> int:
                                     (Clock.calendar_version != version) | Clock.calendar_version.is_(None))
                 .order_by(Clock.id).limit(runtime.current.sweep_chunk)))
             if not rows:
-                state = uow.session.get(SlaState, "calendar")
-                if state is None:
-                    uow.session.add(SlaState(key="calendar", value={"version": version}))
-                else:
-                    state.value = {"version": version, "previous": (state.value or {}).get("version")}
+                _record_calendar_version(uow, version)
                 break
             before = {r.id: (r.due_date, r.statutory_due_date, r.calendar_version) for r in rows}
             applied = clocks.apply(uow, rows, today)
@@ -173,3 +170,20 @@ def recompute_all(db: Database, today: date) -> int:
                                       "calendar_from": old_version, "calendar_to": version})
             clocks.send_after_commit(uow, applied)
     return len(moved_cases)
+
+
+def _record_calendar_version(uow: UnitOfWork, version: str) -> None:
+    """Remember the calendar version every open clock is now computed under. Two sweeps that run at
+    once (the lock is off, or two offices' schedulers) may both find no row: the second insert then
+    fails on the key, inside its own savepoint, and that sweep goes on with the row the first wrote."""
+    state = uow.session.get(SlaState, "calendar")
+    if state is None:
+        try:
+            with uow.session.begin_nested():
+                uow.session.add(SlaState(key="calendar", value={"version": version}))
+            return
+        except IntegrityError:
+            state = uow.session.get(SlaState, "calendar", populate_existing=True)
+    previous = (state.value or {}).get("version")
+    if previous != version:
+        state.value = {"version": version, "previous": previous}

@@ -87,3 +87,47 @@ def test_two_sweeps_without_the_lock_still_raise_once(pg_app, tmp_path):
     alerts, distinct, _ = _counts(pg_app)
     assert alerts == distinct == before + 8 * 4
     assert sum(_raised(o) for o in outs) == 8 * 4
+
+
+def test_two_sweeps_recording_the_calendar_version_at_once_both_succeed(pg_app):
+    # both find no row; the second insert waits for the first, fails on the key in its savepoint,
+    # and that sweep goes on with the row the first one wrote
+    import threading
+
+    from sla.models import SlaState
+    from sla.sweep import _record_calendar_version
+
+    db = pg_app.extensions["onewindow.db"]
+    first_inserted, release_first = threading.Event(), threading.Event()
+    errors: list[BaseException] = []
+
+    def first():
+        try:
+            with db.unit_of_work() as uow:
+                _record_calendar_version(uow, "v-test")
+                uow.session.flush()
+                first_inserted.set()
+                release_first.wait(30)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    def second():
+        try:
+            with db.unit_of_work() as uow:
+                assert uow.session.get(SlaState, "calendar") is None  # the first has not committed
+                _record_calendar_version(uow, "v-test")
+        except BaseException as exc:
+            errors.append(exc)
+
+    a = threading.Thread(target=first)
+    a.start()
+    assert first_inserted.wait(30)
+    b = threading.Thread(target=second)
+    b.start()
+    b.join(0.5)  # the second's insert now waits on the first's uncommitted key
+    release_first.set()
+    a.join(30)
+    b.join(30)
+    assert errors == []
+    with db.read() as s:
+        assert s.get(SlaState, "calendar").value == {"version": "v-test"}
