@@ -53,12 +53,18 @@ def test_changing_a_users_groups_is_seen_at_once(any_app):
                    ).get_json()["items"] == []
 
 
-def test_a_revocation_by_another_process_is_seen_within_the_ttl(any_app, monkeypatch):
-    # Given this process caches tokens for 5 s (on a clock the test moves)
+def _cached_login(app, monkeypatch) -> tuple[list[float], str]:
+    """This process caches tokens for 5 s on a clock the test moves; market1 is logged in and known."""
     now = [1000.0]
     monkeypatch.setattr(identity, "actors", ActorCache(ttl=5.0, monotonic=lambda: now[0]))
-    _client, token = _login_with_the_form(any_app, "market1")
-    assert _me(any_app, token).status_code == 200
+    _client, token = _login_with_the_form(app, "market1")
+    assert _me(app, token).status_code == 200
+    return now, token
+
+
+def test_a_revocation_by_another_process_is_seen_within_the_ttl(any_app, monkeypatch):
+    # Given this process caches tokens for 5 s (on a clock the test moves)
+    now, token = _cached_login(any_app, monkeypatch)
     # When the token row is deleted behind this process's back (another process's logout)
     with any_app.extensions["onewindow.db"].engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM api_tokens"))
@@ -70,10 +76,7 @@ def test_a_revocation_by_another_process_is_seen_within_the_ttl(any_app, monkeyp
 
 
 def test_a_disabled_user_is_refused_once_the_entry_is_stale(any_app, monkeypatch):
-    now = [1000.0]
-    monkeypatch.setattr(identity, "actors", ActorCache(ttl=5.0, monotonic=lambda: now[0]))
-    _client, token = _login_with_the_form(any_app, "market1")
-    assert _me(any_app, token).status_code == 200
+    now, token = _cached_login(any_app, monkeypatch)
     with any_app.extensions["onewindow.db"].engine.begin() as conn:
         conn.execute(sa.text("UPDATE users SET active = false WHERE username = 'market1'"))
     now[0] += 5.0
