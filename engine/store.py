@@ -15,85 +15,19 @@ nothing twice and the optimistic version goes on from the new value.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Table, inspect
+from sqlalchemy import Table, inspect
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.db import UnitOfWork, UTCDateTime
+from engine.db import UnitOfWork
+from engine.driver_values import FROM_DRIVER, TO_DRIVER, kind_of
 from engine.models import Case, CaseEvent, Task
-
-# -- how values cross the driver -------------------------------------------------------------------
-
-def _kind(column) -> str:
-    kind = column.type
-    if isinstance(kind, UTCDateTime):
-        return "instant"
-    if isinstance(kind, JSON):
-        return "json"
-    if isinstance(kind, Date):
-        return "date"
-    if isinstance(kind, Boolean):
-        return "bool"
-    return "plain"
-
-
-def _sqlite_instant_in(value: datetime | None) -> str | None:
-    # what SQLAlchemy's SQLite DATETIME writes, so ORM and store rows read back alike
-    if value is None:
-        return None
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given where a UTC instant is required")
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
-
-
-def _sqlite_instant_out(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-def _pg_instant_in(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise ValueError("naive datetime given where a UTC instant is required")
-    return value
-
-
-def _pg_instant_out(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-def _pg_json_in(value: Any) -> Any:
-    from psycopg.types.json import Json
-
-    return None if value is None else Json(value)
-
-
-def _date_out(value: str | date | None) -> date | None:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
-def _identity(value: Any) -> Any:
-    return value
-
-
-_IN = {
-    "sqlite": {"instant": _sqlite_instant_in, "json": json.dumps, "bool": _identity, "plain": _identity,
-               "date": lambda v: None if v is None else v.isoformat()},
-    "postgresql": {"instant": _pg_instant_in, "json": _pg_json_in, "bool": _identity, "plain": _identity,
-                   "date": _identity},
-}
-_OUT = {
-    "sqlite": {"instant": _sqlite_instant_out, "json": lambda v: None if v is None else json.loads(v),
-               "bool": lambda v: None if v is None else bool(v), "date": _date_out, "plain": _identity},
-    "postgresql": {"instant": _pg_instant_out, "json": _identity, "bool": _identity, "date": _identity,
-                   "plain": _identity},
-}
 
 
 class _Table:
@@ -102,9 +36,9 @@ class _Table:
     def __init__(self, table: Table, dialect: str):
         self.name, self.dialect = table.name, dialect
         self.columns = [c.name for c in table.columns]
-        self.kinds = {c.name: _kind(c) for c in table.columns}
-        self.into = {n: _IN[dialect][k] for n, k in self.kinds.items()}
-        self.outof = [(n, _OUT[dialect][self.kinds[n]]) for n in self.columns]
+        self.kinds = {c.name: kind_of(c) for c in table.columns}
+        self.into = {n: TO_DRIVER[dialect][k] for n, k in self.kinds.items()}
+        self.outof = [(n, FROM_DRIVER[dialect][self.kinds[n]]) for n in self.columns]
         self.select_list = ", ".join(f'"{c}"' for c in self.columns)
         self._updates: dict[tuple[str, ...], str] = {}
         self._inserts: dict[tuple[tuple[str, ...], int, bool], str] = {}
