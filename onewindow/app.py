@@ -7,7 +7,7 @@ from pathlib import Path
 
 from flask import Flask
 
-from engine import broker, clock, events, office
+from engine import broker, clock, events, identity, office
 from engine.db import Database
 from engine.privacy import PersonalDataFilter
 from engine.spiff import prune
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.json.ensure_ascii = False
     office.configure(settings.timezone)
     prune.configure_limits(settings.state_max_bytes, settings.state_max_depth)
+    identity.actors.ttl = settings.token_cache_seconds
     clock.set_default(clock.parse_instant(settings.fake_now) if settings.fake_now else None)
     mask_personal_data_in_logs()
     if settings.database_url.startswith("sqlite:///"):

@@ -16,6 +16,7 @@
 | ONEWINDOW_WEBHOOK_URL / _SECRET | (unset) | alert receiver and its HMAC key |
 | ONEWINDOW_TICK_SECONDS | 60 | 60 |
 | ONEWINDOW_STATE_MAX_BYTES / _DEPTH | 2000000 / 500 | past these a case is flagged (docs/long_lived.md) |
+| ONEWINDOW_TOKEN_CACHE_SECONDS | 5 | how long a web process trusts what it read about a token (0: never) |
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Settings:
     max_upload_bytes: int = 20 * 1024 * 1024
     state_max_bytes: int = 2_000_000
     state_max_depth: int = 500
+    token_cache_seconds: int = 5
 
     def __post_init__(self) -> None:
         if not self.database_url:

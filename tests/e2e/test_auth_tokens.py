@@ -87,3 +87,25 @@ def test_a_disabled_user_is_refused_once_the_entry_is_stale(any_app, monkeypatch
 
 def test_an_unknown_token_is_refused(any_app):
     assert _me(any_app, "not-a-token").status_code == 401
+
+
+def test_the_cache_lifetime_is_a_setting_and_zero_reads_the_token_every_time(tmp_path, sqlite_template):
+    import shutil
+
+    from onewindow.config import from_env
+    from tests.conftest import make_app
+
+    assert from_env({"ONEWINDOW_TOKEN_CACHE_SECONDS": "0"}).token_cache_seconds == 0
+    target = tmp_path / "onewindow.db"
+    shutil.copy(sqlite_template, target)
+    app = make_app(tmp_path, f"sqlite:///{target}", token_cache_seconds=0)
+    try:
+        assert identity.actors.ttl == 0
+        _client, token = _login_with_the_form(app, "market1")
+        assert _me(app, token).status_code == 200
+        with app.extensions["onewindow.db"].engine.begin() as conn:  # another process's logout
+            conn.execute(sa.text("DELETE FROM api_tokens"))
+        assert _me(app, token).status_code == 401  # at once: nothing was cached
+    finally:
+        app.extensions["onewindow.db"].dispose()
+        identity.actors.ttl = identity.TOKEN_CACHE_SECONDS
