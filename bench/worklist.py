@@ -248,25 +248,20 @@ def main() -> None:
         print(f"{label:34} {items:>5} | {a50:8.2f} {a95:7.2f} {a99:7.2f} | {s50:8.2f} {s95:7.2f} {s99:7.2f} | "
               f"{a50 / s50:9.2f} {a95 / s95:5.2f}")
 
-    me_times = []
-    headers = {"Authorization": f"Bearer {tokens[caseworker]}"}
-    for i in range(args.runs + 20):
-        t0 = time.perf_counter()
-        assert client.get("/api/me", headers=headers).status_code == 200
-        if i >= 20:
-            me_times.append((time.perf_counter() - t0) * 1000)
-    m50, m95, m99 = percentiles(me_times)
-    print(f"{'GET /api/me (fixed cost: auth)':34} {'':>5} | {m50:8.2f} {m95:7.2f} {m99:7.2f} |")
+    def timed_get(label: str, path: str, user: str) -> None:
+        """p50/p95/p99 of one GET (after 20 warm-up runs), printed as a line of the table."""
+        times = []
+        headers = {"Authorization": f"Bearer {tokens[user]}"}
+        for i in range(args.runs + 20):
+            t0 = time.perf_counter()
+            assert client.get(path, headers=headers).status_code == 200
+            if i >= 20:
+                times.append((time.perf_counter() - t0) * 1000)
+        p50, p95, p99 = percentiles(times)
+        print(f"{label:34} {'':>5} | {p50:8.2f} {p95:7.2f} {p99:7.2f} |")
 
-    count_times = []
-    headers = {"Authorization": f"Bearer {tokens[supervisor]}"}
-    for i in range(args.runs + 20):
-        t0 = time.perf_counter()
-        assert client.get("/api/tasks/counts", headers=headers).status_code == 200
-        if i >= 20:
-            count_times.append((time.perf_counter() - t0) * 1000)
-    c50, c95, c99 = percentiles(count_times)
-    print(f"{'counts (badges, supervisor)':34} {'':>5} | {c50:8.2f} {c95:7.2f} {c99:7.2f} |")
+    timed_get("GET /api/me (fixed cost: auth)", "/api/me", caseworker)
+    timed_get("counts (badges, supervisor)", "/api/tasks/counts", supervisor)
     print(f"\nworst list p95 through the API: {worst_p95:.2f} ms (goal < 50); worst API/SQL at p95: {worst_ratio:.2f}x"
           " (goal <= 2)")
 
