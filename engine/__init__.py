@@ -5,6 +5,7 @@ def init_app(app) -> None:
     from engine import api, cli, pages, web
 
     web.register_error_handlers(app)
+    app.session_interface = web.CookieSessions()
     # Pages link to features only when those are installed (the shell must not import them).
     app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions})
     app.register_blueprint(api.bp)

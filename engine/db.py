@@ -7,10 +7,12 @@ the transaction is durable, which is where domain events are handed to the broke
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
@@ -102,6 +104,40 @@ class Database:
         self.url = url
         self.engine = make_engine(url, **engine_kwargs)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._engine_kwargs = engine_kwargs
+        self._autocommit: Engine | None = None
+        self._autocommit_lock = threading.Lock()
+
+    @property
+    def autocommit_engine(self) -> Engine:
+        """A second, smaller pool whose connections are in autocommit from the start (PostgreSQL).
+
+        For reads that are one statement: a single SELECT sees one snapshot on its own, so it needs no
+        BEGIN and no COMMIT or ROLLBACK round trip, and a connection of this pool is set to autocommit
+        once, when it connects, not on every checkout and back on every return (as
+        ``execution_options(isolation_level=...)`` on the main pool does). Created on first use.
+        """
+        if self._autocommit is None:
+            with self._autocommit_lock:
+                if self._autocommit is None:
+                    kwargs = dict(self._engine_kwargs)
+                    if "poolclass" not in kwargs:
+                        kwargs.setdefault("pool_size", 5)
+                        kwargs.setdefault("max_overflow", 5)
+                    # nothing to reset: an autocommit connection never holds a transaction
+                    self._autocommit = make_engine(self.url, isolation_level="AUTOCOMMIT",
+                                                   pool_reset_on_return=None, **kwargs)
+        return self._autocommit
+
+    @contextmanager
+    def driver_reader(self) -> Iterator[Any]:
+        """The DB-API connection of an autocommit pool connection (PostgreSQL only), for one-statement
+        reads that run on the driver itself (``worklists.rows``); returned to the pool after."""
+        raw = self.autocommit_engine.raw_connection()
+        try:
+            yield raw.driver_connection
+        finally:
+            raw.close()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:
@@ -141,6 +177,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._autocommit is not None:
+            self._autocommit.dispose()
 
 
 def utcnow_column_default() -> datetime:

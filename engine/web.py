@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request, session
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -63,7 +64,7 @@ def _token_reader(db: Database) -> Iterator[Any]:
     """What a cache miss reads the token with: one SELECT, so on PostgreSQL an autocommit connection
     (no transaction to end, no ROLLBACK round trip); elsewhere the read session."""
     if db.engine.dialect.name == "postgresql":
-        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        with db.autocommit_engine.connect() as conn:
             yield conn
         return
     with db.read() as s:
@@ -108,6 +109,16 @@ def json_body(required: bool = True) -> dict[str, Any]:
 
 def wants_json() -> bool:
     return request.path.startswith("/api/")
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, minus the signing set-up on requests that carry no session
+    cookie (every API call with a bearer token): those get an empty session at once."""
+
+    def open_session(self, app: Flask, request):  # type: ignore[override]
+        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+            return self.session_class()
+        return super().open_session(app, request)
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -12,7 +12,7 @@ from engine.openapi import operation
 from engine.web import current_actor, json_body, login_required, reading, unit_of_work
 from worklists import queries, transitions, wire
 from worklists.queries import Filters
-from worklists.reader import list_reader
+from worklists.reader import list_reader, page_reader
 
 bp = Blueprint("worklists_api", __name__, url_prefix="/api/tasks")
 
@@ -53,7 +53,7 @@ def list_tasks():
     limit = _int_arg("limit", 50, 1, queries.MAX_LIMIT)
     filters = Filters.parse(request.args)
     actor = current_actor()
-    with list_reader() as r:
+    with page_reader() as r:
         page = queries.task_page(r, actor, view, filters, request.args.get("sort") or None, limit,
                                  request.args.get("cursor") or None)
     return current_app.response_class(wire.page_json(page), mimetype="application/json")

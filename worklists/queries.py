@@ -297,7 +297,7 @@ def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort
 _SORT_INDEX = {c.name: i for i, c in enumerate(LIST_COLUMNS)}
 
 
-def task_page(session: Session | Connection, actor: Actor, view: str, filters: Filters | None = None,
+def task_page(session: Session | Connection | rows.Driver, actor: Actor, view: str, filters: Filters | None = None,
               sort: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
     """One page of a view; ``next_cursor`` is None on the last page."""
     filters = filters or Filters()

@@ -1,9 +1,11 @@
 """The connection a list reads with: one statement, no transaction to end.
 
 A page is one SELECT (two when it reaches the undated tail), and a single statement sees one
-snapshot on its own. On PostgreSQL the list therefore runs on an autocommit connection: no BEGIN, and
-no ROLLBACK round trip when it goes back to the pool. Elsewhere (SQLite) it is the engine's read
-session.
+snapshot on its own. On PostgreSQL the list therefore runs on a connection of the database's
+autocommit pool: no BEGIN, and no ROLLBACK round trip when it goes back to the pool. A page goes
+straight to the psycopg connection (:func:`page_reader`); the badge counts, whose statements
+SQLAlchemy renders per execution, through a SQLAlchemy connection of that pool (:func:`list_reader`).
+Elsewhere (SQLite) both are the engine's read session.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from engine.web import database, reading
+from worklists.rows import Driver
 
 
 @contextmanager
@@ -23,5 +26,17 @@ def list_reader() -> Iterator[Any]:
         with reading() as session:
             yield session
         return
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+    with database().autocommit_engine.connect() as conn:
         yield conn
+
+
+@contextmanager
+def page_reader() -> Iterator[Any]:
+    """What a list page reads with: a :class:`~worklists.rows.Driver` (PostgreSQL) or Session (elsewhere)."""
+    db = database()
+    if db.engine.dialect.name != "postgresql":
+        with reading() as session:
+            yield session
+        return
+    with db.driver_reader() as conn:
+        yield Driver(conn, db.autocommit_engine.dialect)

@@ -16,6 +16,7 @@ has always sent; for the usual UTC session that is string slicing, not parsing a
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -67,16 +68,29 @@ def driver_sql(stmt: Select, dialect: Dialect, params: dict[str, Any]) -> tuple[
     return compiled.string, compiled.construct_params(params)
 
 
-def fetch(reader: Session | Connection, stmts: Sequence[Select], params: dict[str, Any],
+@dataclass(frozen=True)
+class Driver:
+    """A psycopg connection in autocommit (``Database.driver_reader``) and the dialect to compile for."""
+
+    connection: Any
+    dialect: Dialect
+
+
+def fetch(reader: Session | Connection | Driver, stmts: Sequence[Select], params: dict[str, Any],
           enough: int) -> list[Sequence[Any]]:
     """Run ``stmts`` in order until more than ``enough`` rows are in hand; rows in select order.
 
     Instants are datetimes or PostgreSQL's text: read them with :func:`instant_iso`.
     """
+    if isinstance(reader, Driver):
+        compiled = [_compiled(stmt, reader.dialect) for stmt in stmts]
+        if None in compiled:
+            raise ValueError("a statement that needs rendering per execution cannot run on the driver")
+        return _fetch_driver(reader.connection, compiled, params, enough)  # type: ignore[arg-type]
     if isinstance(reader, Connection) and reader.dialect.name == "postgresql":
         compiled = [_compiled(stmt, reader.dialect) for stmt in stmts]
         if None not in compiled:
-            return _fetch_driver(reader, compiled, params, enough)  # type: ignore[arg-type]
+            return _fetch_driver(reader.connection.driver_connection, compiled, params, enough)  # type: ignore[arg-type]
     rows: list[Sequence[Any]] = []
     for stmt in stmts:
         rows += reader.execute(stmt, params).all()
@@ -85,10 +99,9 @@ def fetch(reader: Session | Connection, stmts: Sequence[Select], params: dict[st
     return rows
 
 
-def _fetch_driver(conn: Connection, compiled: list[SQLCompiler], params: dict[str, Any],
+def _fetch_driver(driver: Any, compiled: list[SQLCompiler], params: dict[str, Any],
                   enough: int) -> list[Sequence[Any]]:
     rows: list[Sequence[Any]] = []
-    driver = conn.connection.driver_connection
     with driver.cursor() as cursor:  # type: ignore[union-attr]
         if (driver.info.parameter_status("DateStyle") or "").startswith("ISO"):  # type: ignore[union-attr]
             cursor.adapters.register_loader(TIMESTAMPTZ_OID, TextLoader)  # psycopg's C loader: text as is

@@ -146,3 +146,27 @@ def test_the_benchmark_times_the_text_the_api_sends(pg_app):
     with statements(pg_app) as sent:
         market1.get("/api/tasks", query_string={"view": "queue", "limit": 3, "service": "svc_st"})
     assert sent == [sql]
+
+
+def test_a_list_page_on_postgresql_runs_in_autocommit_with_no_transaction_to_end(pg_app):
+    # Given a caseworker whose token is cached
+    _seed(pg_app)
+    market1 = Api(pg_app, "market1")
+    assert market1.get("/api/tasks", query_string={"view": "queue"}).status_code == 200
+    seen: list[tuple[str, bool, int]] = []
+    original = psycopg.Cursor.execute
+
+    def execute(self, query, params=None, **kw):
+        seen.append((str(query), self.connection.autocommit, self.connection.info.transaction_status))
+        return original(self, query, params, **kw)
+
+    # When a page is read
+    psycopg.Cursor.execute = execute  # type: ignore[method-assign]
+    try:
+        assert market1.get("/api/tasks", query_string={"view": "queue", "limit": 5}).status_code == 200
+    finally:
+        psycopg.Cursor.execute = original  # type: ignore[method-assign]
+    # Then its statement ran on an autocommit connection that held no transaction (no BEGIN sent)
+    lists = [s for s in seen if "FROM tasks" in s[0]]
+    assert lists and all(autocommit and status == psycopg.pq.TransactionStatus.IDLE
+                         for _q, autocommit, status in lists), seen
