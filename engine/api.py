@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request, url_for
 
-from engine import cases, definitions, identity
+from engine import cases, definitions, flags, identity
 from engine.errors import Forbidden, Invalid, Problem
 from engine.openapi import document, operation
 from engine.web import current_actor, json_body, login_required, reading, unit_of_work
@@ -122,6 +122,31 @@ def cancel(case_no: str):
     with unit_of_work() as uow:
         cases.cancel(uow, case_no, actor, str(body.get("reason", "")))
     return jsonify({"case_no": case_no, "status": "cancelled"})
+
+
+@bp.get("/admin/flagged-cases")
+@login_required
+@operation("Cases flagged for an administrator (state too big or too deep, or wrongly complete)",
+           tag="cases", params={"limit": "at most this many (1-1000, default 200)"}, errors=(403,))
+def flagged_cases():
+    if not current_actor().is_admin:
+        raise Forbidden("only administrators see flagged cases")
+    limit = request.args.get("limit", "200")
+    if not limit.isdigit() or not 1 <= int(limit) <= 1000:
+        raise Invalid("limit out of range", [Problem("between 1 and 1000", field="limit")])
+    with reading() as s:
+        return jsonify(flags.flagged_cases(s, int(limit)))
+
+
+@bp.post("/cases/<case_no>/clear-flag")
+@login_required
+@operation("Clear a case's flag with a note of what was done (administrators)", tag="cases",
+           body={"note": "string"}, errors=(403, 404, 409, 422))
+def clear_flag(case_no: str):
+    body = json_body()
+    with unit_of_work() as uow:
+        flags.clear_flag(uow, case_no, current_actor(), body.get("note"))
+    return jsonify({"case_no": case_no, "flagged": None})
 
 
 @bp.get("/openapi.json")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from engine import identity
-from engine.errors import Unauthorized
-from engine.web import optional_actor, unit_of_work
+from engine import flags, identity
+from engine.errors import Forbidden, OneWindowError, Unauthorized
+from engine.web import current_actor, login_required, optional_actor, reading, unit_of_work
 
 bp = Blueprint("shell", __name__, template_folder="templates")
 
@@ -49,3 +49,24 @@ def logout():
         with unit_of_work() as uow:
             identity.revoke_token(uow.session, token)
     return redirect(url_for("shell.login"))
+
+
+@bp.route("/admin/flagged", methods=["GET", "POST"])
+@login_required
+def flagged():
+    """Administrators: the flagged cases, each with a form to clear its flag with a note."""
+    actor = current_actor()
+    if not actor.is_admin:
+        raise Forbidden("only administrators see flagged cases")
+    error, done, status = None, None, 200
+    if request.method == "POST":
+        case_no = request.form.get("case_no", "")
+        try:
+            with unit_of_work() as uow:
+                flags.clear_flag(uow, case_no, actor, request.form.get("note"))
+            done = case_no
+        except OneWindowError as exc:
+            error, status = f"{case_no}: {exc}", exc.status
+    with reading() as s:
+        rows = flags.flagged_cases(s)
+    return render_template("flagged.html", rows=rows, error=error, done=done), status
