@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -85,8 +88,99 @@ def put(upload_dir: str | Path, upload: Upload) -> Path:
 
 
 def read(upload_dir: str | Path, sha256: str) -> bytes:
-    """The stored bytes, verified against their checksum. Raises OneWindowError when damaged."""
-    content = path_for(upload_dir, sha256).read_bytes()
+    """The stored bytes, verified against their checksum. Raises OneWindowError when damaged.
+
+    A file the sweep set aside while a transaction that points at it was still running is put back.
+    """
+    path = path_for(upload_dir, sha256)
+    if not path.exists() and (Path(upload_dir) / SWEPT / sha256).exists():
+        _restore(Path(upload_dir), sha256)
+    content = path.read_bytes()
     if hashlib.sha256(content).hexdigest() != sha256:
         raise OneWindowError(f"stored file {sha256} is damaged (checksum mismatch)")
     return content
+
+
+_STORED_NAME = re.compile(r"[0-9a-f]{64}")
+SWEPT = ".swept"  # where the sweep sets files aside before it deletes them
+
+
+@dataclass(frozen=True)
+class Orphan:
+    path: Path
+    reason: str  # "no record" | "unfinished" (a temp file left by a crash) | "set aside" (swept before)
+    size: int
+
+
+def sweep(upload_dir: str | Path, known: Callable[[list[str]], set[str]], older_than_seconds: float,
+          dry_run: bool = False, batch: int = 500) -> Iterator[tuple[str, Orphan]]:
+    """Remove files under ``upload_dir`` that nothing will ever read; yields (what was done, file).
+
+    A file is written before its transaction commits, so a committed row never points at a missing
+    file; when that transaction then fails, or the process dies, the file stays without a row, and a
+    crash mid-write leaves a ``.part-`` temp file. ``known`` answers which of a batch of checksums
+    have a row.
+
+    Two stages, so a file is never lost to a transaction still running: a stored file without a row,
+    older than the grace period, is first set aside under ``.swept/`` (reading it puts it back); a
+    file set aside for longer than the grace period is deleted if it still has no row, and put back if
+    it has one (the upload that reused it committed after the first look). Ages are by the files' own
+    times on the wall clock (the disk's, not the office's settable clock).
+    """
+    root = Path(upload_dir)
+    if not root.is_dir():
+        return
+    cutoff = time.time() - older_than_seconds
+    aside = root / SWEPT
+    # stage 2 first, so what stage 1 sets aside now waits a full grace period
+    for chunk in _old_files(aside.glob("*") if aside.is_dir() else [], cutoff, batch):
+        have = known([p.name for p, _ in chunk])
+        for path, size in chunk:
+            if path.name in have:
+                yield "put back", Orphan(path, "set aside", size)
+                if not dry_run:
+                    _restore(root, path.name)
+            else:
+                yield "removed", Orphan(path, "set aside", size)
+                if not dry_run:
+                    path.unlink(missing_ok=True)
+    stored = [p for p in root.glob("??/??/*") if p.is_file() and _STORED_NAME.fullmatch(p.name)]
+    for chunk in _old_files(stored, cutoff, batch):
+        have = known([p.name for p, _ in chunk])
+        for path, size in chunk:
+            if path.name not in have:
+                yield "set aside", Orphan(path, "no record", size)
+                if not dry_run:
+                    aside.mkdir(exist_ok=True)
+                    os.replace(path, aside / path.name)
+                    os.utime(aside / path.name)  # its grace period in .swept/ starts now
+    for chunk in _old_files(root.glob("??/??/.part-*"), cutoff, batch):
+        for path, size in chunk:
+            yield "removed", Orphan(path, "unfinished", size)
+            if not dry_run:
+                path.unlink(missing_ok=True)
+
+
+def _old_files(paths: Iterable[Path], cutoff: float, batch: int) -> Iterator[list[tuple[Path, int]]]:
+    chunk: list[tuple[Path, int]] = []
+    for path in sorted(paths):
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_mtime <= cutoff:
+            chunk.append((path, st.st_size))
+            if len(chunk) >= batch:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _restore(root: Path, sha256: str) -> None:
+    target = path_for(root, sha256)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(root / SWEPT / sha256, target)
+    except FileNotFoundError:
+        pass  # put back by someone else meanwhile
