@@ -10,6 +10,7 @@ from engine.openapi import operation
 from engine.web import current_actor, json_body, login_required, reading, unit_of_work
 from intake import acceptance, applications, catalog_store, feedback, notice_data, views
 from intake.notices import render_html, render_pdf
+from intake.ratelimit import RateLimiter, SharedRateLimiter
 from intake.requests import from_form, parse_application, parse_materials
 
 bp = Blueprint("intake_api", __name__, url_prefix="/api")
@@ -132,7 +133,7 @@ def notice(case_no: str, kind: str, fmt: str):
         "Content-Disposition": f'inline; filename="{case_no}-{kind}.pdf"'})
 
 
-def _limiter() -> feedback.RateLimiter:
+def _limiter() -> RateLimiter | SharedRateLimiter:
     return current_app.extensions["intake.rate_limiter"]
 
 

@@ -1,7 +1,8 @@
 """The applicant's side without a login: the progress query and the rating (好差评).
 
 Both need the case number and the last four characters of the applicant's number; a wrong pair is
-indistinguishable from a missing case (404), and a client that guesses is slowed by a per-IP window.
+indistinguishable from a missing case (404), and a client that guesses is slowed by a per-IP window
+(``intake.ratelimit``).
 A bad rating (不满意, 非常不满意) starts the ``bad_review_followup`` process, whose one task goes to the
 department that owns the item; its supervisors see it in their queue.
 """
@@ -9,16 +10,13 @@ department that owns the item; its supervisors see it in their queue.
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections import deque
 from typing import Any
 
 from sqlalchemy import select
 
 from engine import cases, clock, events
 from engine.db import UnitOfWork
-from engine.errors import Conflict, Invalid, NotFound, OneWindowError, Problem
+from engine.errors import Conflict, Invalid, NotFound, Problem
 from engine.identity import Actor
 from engine.models import Case
 from intake.models import Application, Rating
@@ -35,34 +33,6 @@ _BY_LABEL = {label: code for code, (label, _bad) in GRADES.items()}
 FOLLOWUP_PROCESS = "bad_review_followup"
 PUBLIC = Actor("public")
 COMMENT_MAX = 1000
-
-
-class TooManyRequests(OneWindowError):
-    status = 429
-    title = "Too many requests"
-
-
-class RateLimiter:
-    """At most ``limit`` requests per ``seconds`` per client key, in memory (one process)."""
-
-    def __init__(self, limit: int = 30, seconds: float = 60.0):
-        self.limit, self.seconds = limit, seconds
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, key: str) -> None:
-        """Count one request. Raises TooManyRequests when the window is full."""
-        now = time.monotonic()
-        with self._lock:
-            if len(self._hits) > 10_000:  # forget idle clients so memory stays bounded
-                for k in [k for k, q in self._hits.items() if not q or q[-1] < now - self.seconds]:
-                    del self._hits[k]
-            window = self._hits.setdefault(key, deque())
-            while window and window[0] <= now - self.seconds:
-                window.popleft()
-            if len(window) >= self.limit:
-                raise TooManyRequests("查询过于频繁，请稍后再试 / too many requests, try again later")
-            window.append(now)
 
 
 def find(session, case_no: str, id_tail: str | None) -> tuple[Application, Case]:

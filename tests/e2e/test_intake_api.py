@@ -334,7 +334,7 @@ def test_service_guide(office_app):
 
 
 def test_public_query_is_rate_limited(office_app):
-    from intake.feedback import RateLimiter
+    from intake.ratelimit import RateLimiter
 
     office_app.extensions["intake.rate_limiter"] = RateLimiter(limit=3, seconds=60)
     no = apply(office_app, FOOD)["case_no"]

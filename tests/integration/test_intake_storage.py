@@ -8,7 +8,7 @@ import pytest
 
 from engine.errors import Invalid, OneWindowError
 from intake import storage
-from intake.feedback import RateLimiter, TooManyRequests
+from intake.ratelimit import RateLimiter, TooManyRequests
 
 PDF = b"%PDF-1.7\n% x\n%%EOF\n"
 
