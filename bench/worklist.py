@@ -216,7 +216,7 @@ def main() -> None:
             for n, (sql, sql_params) in enumerate(phases, 1):
                 print(f"-- {label}, statement {n} of {len(phases)}, {sql_params}\n{sql}\n")
         api_times, sql_times, items = [], [], 0
-        raw = db.engine.raw_connection()
+        raw = db.autocommit_engine.raw_connection()  # the API's pool: same session settings
         raw.driver_connection.autocommit = not args.sql_in_transaction  # the API: one statement, no transaction
         try:
             for i in range(args.runs + 20):
@@ -239,7 +239,7 @@ def main() -> None:
                     api_times.append((t1 - t0) * 1000)
                     sql_times.append((t3 - t2) * 1000)
         finally:
-            raw.driver_connection.autocommit = False
+            raw.driver_connection.autocommit = True  # back to the pool as it came
             raw.close()
         a50, a95, a99 = percentiles(api_times)
         s50, s95, s99 = percentiles(sql_times)

@@ -124,6 +124,13 @@ class Database:
                     if "poolclass" not in kwargs:
                         kwargs.setdefault("pool_size", 5)
                         kwargs.setdefault("max_overflow", 5)
+                    if self.url.startswith("postgresql"):
+                        # the reads here are index range walks whatever the values: plan once per
+                        # connection (a generic plan), never per execution
+                        connect_args = dict(kwargs.pop("connect_args", {}))
+                        connect_args["options"] = (connect_args.get("options", "") +
+                                                   " -c plan_cache_mode=force_generic_plan").strip()
+                        kwargs["connect_args"] = connect_args
                     # nothing to reset: an autocommit connection never holds a transaction
                     self._autocommit = make_engine(self.url, isolation_level="AUTOCOMMIT",
                                                    pool_reset_on_return=None, **kwargs)

@@ -170,3 +170,14 @@ def test_a_list_page_on_postgresql_runs_in_autocommit_with_no_transaction_to_end
     lists = [s for s in seen if "FROM tasks" in s[0]]
     assert lists and all(autocommit and status == psycopg.pq.TransactionStatus.IDLE
                          for _q, autocommit, status in lists), seen
+
+
+def test_the_read_pool_plans_a_statement_once_per_connection(pg_app):
+    # The list statements walk index ranges whatever their values: on the autocommit read pool a
+    # prepared statement keeps one generic plan instead of being planned again on every execution
+    # (PostgreSQL's own choice flipped between the two from run to run: 0.4 against 1.5 ms a page).
+    db = pg_app.extensions["onewindow.db"]
+    with db.autocommit_engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
+    with db.engine.connect() as conn:  # transactions keep PostgreSQL's default
+        assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
