@@ -12,8 +12,8 @@ and without a filter, it prints p50 / p95 / p99 of:
   bearer-token auth, the query, JSON encoding);
 - the same SQL alone: the exact text and parameters the API sends for that request
   (``worklists.rows.driver_sql`` of the statements ``worklists.queries.list_statement`` builds), run
-  with psycopg 3 on a pooled connection in autocommit as the API runs it (no BEGIN), rows fetched with
-  psycopg's default loaders; ``--show-sql`` prints each scenario's text;
+  with psycopg 3 on a connection of the API's own read pool (autocommit, no BEGIN; generic plans),
+  rows fetched with psycopg's default loaders; ``--show-sql`` prints each scenario's text;
 
 and the ratio API / SQL at p50 and p95. The baseline is the bare query: a worklist's cost is its SQL.
 """
