@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from engine import broker, clock, events, identity, office
 from engine.db import Database
@@ -56,4 +57,12 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     sla.init_app(app)
     intake.init_app(app)
     worklists.init_app(app)
+    if settings.trusted_proxies < 0:
+        raise ValueError("ONEWINDOW_TRUSTED_PROXIES must be 0 or more")
+    if settings.trusted_proxies:
+        # Behind N proxies the socket's peer is the nearest proxy: take the client's address (which
+        # the public pages' rate limit counts by), scheme and host from the last N X-Forwarded-*
+        # entries, which those proxies wrote. With 0 the headers are ignored: a client cannot spoof them.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     return app

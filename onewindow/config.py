@@ -17,6 +17,7 @@
 | ONEWINDOW_TICK_SECONDS | 60 | 60 |
 | ONEWINDOW_STATE_MAX_BYTES / _DEPTH | 2000000 / 500 | past these a case is flagged (docs/long_lived.md) |
 | ONEWINDOW_TOKEN_CACHE_SECONDS | 5 | how long a web process trusts what it read about a token (0: never) |
+| ONEWINDOW_TRUSTED_PROXIES | 0 | reverse proxies in front (1 behind one nginx); they name the client |
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ class Settings:
     state_max_bytes: int = 2_000_000
     state_max_depth: int = 500
     token_cache_seconds: int = 5
+    trusted_proxies: int = 0
 
     def __post_init__(self) -> None:
         if not self.database_url:
