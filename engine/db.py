@@ -137,6 +137,17 @@ class Database:
         return self._autocommit
 
     @contextmanager
+    def one_statement(self) -> Iterator[Any]:
+        """What a read of one statement runs on: on PostgreSQL a connection of the autocommit pool (no
+        transaction to end), elsewhere a read session. Both ``execute(stmt, params)`` and ``scalar``."""
+        if self.engine.dialect.name == "postgresql":
+            with self.autocommit_engine.connect() as conn:
+                yield conn
+            return
+        with self.read() as session:
+            yield session
+
+    @contextmanager
     def driver_reader(self) -> Iterator[Any]:
         """The DB-API connection of an autocommit pool connection (PostgreSQL only), for one-statement
         reads that run on the driver itself (``worklists.rows``); returned to the pool after."""

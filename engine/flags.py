@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import clock, events, store
+from engine import cases, clock, events, store
 from engine.db import UnitOfWork
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
 from engine.identity import Actor
@@ -53,11 +53,8 @@ def clear_flag(uow: UnitOfWork, case_no: str, actor: Actor, note: Any) -> Case:
     if not note or len(note) > NOTE_MAX:
         raise Invalid("say what was done about the flag",
                       [Problem(f"a note of 1 to {NOTE_MAX} characters", field="note")])
-    found = uow.session.scalar(select(Case.id).where(Case.case_no == case_no))
-    if found is None:
-        raise NotFound(f"no case {case_no}")
-    case = store.lock_case(uow, found)
-    if case is None:
+    case = store.lock_case(uow, cases.case_by_no(uow.session, case_no).id)
+    if case is None:  # deleted meanwhile
         raise NotFound(f"no case {case_no}")
     if not case.flagged:
         raise Conflict(f"case {case_no} is not flagged")

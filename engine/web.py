@@ -56,19 +56,8 @@ def _load_actor() -> Actor | None:
     if not token:
         return None
     db = database()
-    return cached_actor_for_token(db.url, token, functools.partial(_token_reader, db))
+    return cached_actor_for_token(db.url, token, db.one_statement)
 
-
-@contextmanager
-def _token_reader(db: Database) -> Iterator[Any]:
-    """What a cache miss reads the token with: one SELECT, so on PostgreSQL an autocommit connection
-    (no transaction to end, no ROLLBACK round trip); elsewhere the read session."""
-    if db.engine.dialect.name == "postgresql":
-        with db.autocommit_engine.connect() as conn:
-            yield conn
-        return
-    with db.read() as s:
-        yield s
 
 
 def current_actor() -> Actor:

@@ -21,13 +21,8 @@ from worklists.rows import Driver
 @contextmanager
 def list_reader() -> Iterator[Any]:
     """A Connection (PostgreSQL) or Session (elsewhere): both ``execute(stmt, params)`` and ``scalar``."""
-    engine = database().engine
-    if engine.dialect.name != "postgresql":
-        with reading() as session:
-            yield session
-        return
-    with database().autocommit_engine.connect() as conn:
-        yield conn
+    with database().one_statement() as reader:
+        yield reader
 
 
 @contextmanager
