@@ -69,6 +69,12 @@ def from_env(environ: dict[str, str] | None = None, **overrides) -> Settings:
         raw = env.get(f"ONEWINDOW_{f.name.upper()}")
         if raw is None or raw == "":
             continue
-        values[f.name] = int(raw) if f.type in ("int",) else raw
+        if f.type in ("int",):
+            try:
+                values[f.name] = int(raw)
+            except ValueError:
+                raise ValueError(f"ONEWINDOW_{f.name.upper()} must be a whole number, not {raw!r}") from None
+        else:
+            values[f.name] = raw
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

@@ -54,6 +54,8 @@ def test_without_trusted_proxies_forwarded_headers_are_ignored(tmp_path):
 
 def test_the_setting_is_read_from_the_environment_and_checked(tmp_path):
     assert from_env({"ONEWINDOW_TRUSTED_PROXIES": "2"}).trusted_proxies == 2
+    with pytest.raises(ValueError, match="ONEWINDOW_TRUSTED_PROXIES must be a whole number, not 'many'"):
+        from_env({"ONEWINDOW_TRUSTED_PROXIES": "many"})
     with pytest.raises(ValueError, match="TRUSTED_PROXIES"):
         create_app(database_url=f"sqlite:///{tmp_path}/n.db", secret_key="x", instance_dir=str(tmp_path),
                    trusted_proxies=-1)
