@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -124,6 +125,9 @@ class Database:
                     if "poolclass" not in kwargs:
                         kwargs.setdefault("pool_size", 5)
                         kwargs.setdefault("max_overflow", 5)
+                        # the connection returned last is taken first: under a light load requests keep
+                        # meeting the same, warm server process (and surplus connections can idle out)
+                        kwargs.setdefault("pool_use_lifo", True)
                     if self.url.startswith("postgresql"):
                         # the reads here are index range walks whatever the values: plan once per
                         # connection (a generic plan), never per execution
@@ -148,12 +152,13 @@ class Database:
             yield session
 
     @contextmanager
-    def driver_reader(self) -> Iterator[Any]:
-        """The DB-API connection of an autocommit pool connection (PostgreSQL only), for one-statement
-        reads that run on the driver itself (``worklists.rows``); returned to the pool after."""
+    def driver_reader(self) -> Iterator[PoolProxiedConnection]:
+        """A connection of the autocommit pool as the pool lends it (PostgreSQL only), for one-statement
+        reads that run on the driver itself (``worklists.rows``): ``driver_connection`` is psycopg's,
+        ``info`` stays with that connection. Returned to the pool after."""
         raw = self.autocommit_engine.raw_connection()
         try:
-            yield raw.driver_connection
+            yield raw
         finally:
             raw.close()
 

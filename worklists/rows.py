@@ -25,9 +25,11 @@ from psycopg.types.string import TextLoader
 from sqlalchemy import Select
 from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
 TIMESTAMPTZ_OID = 1184
+_LIST_CURSOR = "onewindow.list_cursor"
 
 
 def instant_iso(value: datetime | str) -> str:
@@ -70,9 +72,9 @@ def driver_sql(stmt: Select, dialect: Dialect, params: dict[str, Any]) -> tuple[
 
 @dataclass(frozen=True)
 class Driver:
-    """A psycopg connection in autocommit (``Database.driver_reader``) and the dialect to compile for."""
+    """A pooled psycopg connection in autocommit (``Database.driver_reader``) and the dialect to compile for."""
 
-    connection: Any
+    connection: PoolProxiedConnection
     dialect: Dialect
 
 
@@ -90,7 +92,7 @@ def fetch(reader: Session | Connection | Driver, stmts: Sequence[Select], params
     if isinstance(reader, Connection) and reader.dialect.name == "postgresql":
         compiled = [_compiled(stmt, reader.dialect) for stmt in stmts]
         if None not in compiled:
-            return _fetch_driver(reader.connection.driver_connection, compiled, params, enough)  # type: ignore[arg-type]
+            return _fetch_driver(reader.connection, compiled, params, enough)  # type: ignore[arg-type]
     rows: list[Sequence[Any]] = []
     for stmt in stmts:
         rows += reader.execute(stmt, params).all()
@@ -99,15 +101,26 @@ def fetch(reader: Session | Connection | Driver, stmts: Sequence[Select], params
     return rows
 
 
-def _fetch_driver(driver: Any, compiled: list[SQLCompiler], params: dict[str, Any],
+def _list_cursor(pooled: PoolProxiedConnection) -> Any:
+    """The pooled connection's cursor for list reads, made once and kept in the connection's ``info``
+    (which SQLAlchemy drops with the connection): a cursor per request cost a new cursor and a copy
+    of its loader map each time. It reads ``timestamptz`` as PostgreSQL's text, which is ISO: psycopg
+    reads instants under no other DateStyle at all."""
+    cursor = pooled.info.get(_LIST_CURSOR)
+    if cursor is None or cursor.closed:
+        cursor = pooled.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.adapters.register_loader(TIMESTAMPTZ_OID, TextLoader)  # psycopg's C loader: text as is
+        pooled.info[_LIST_CURSOR] = cursor
+    return cursor
+
+
+def _fetch_driver(pooled: PoolProxiedConnection, compiled: list[SQLCompiler], params: dict[str, Any],
                   enough: int) -> list[Sequence[Any]]:
     rows: list[Sequence[Any]] = []
-    with driver.cursor() as cursor:  # type: ignore[union-attr]
-        if (driver.info.parameter_status("DateStyle") or "").startswith("ISO"):  # type: ignore[union-attr]
-            cursor.adapters.register_loader(TIMESTAMPTZ_OID, TextLoader)  # psycopg's C loader: text as is
-        for c in compiled:
-            cursor.execute(c.string, c.construct_params(params))
-            rows += cursor.fetchall()
-            if len(rows) > enough:
-                break
+    cursor = _list_cursor(pooled)
+    for c in compiled:
+        cursor.execute(c.string, c.construct_params(params))
+        rows += cursor.fetchall()
+        if len(rows) > enough:
+            break
     return rows

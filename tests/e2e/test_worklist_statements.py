@@ -181,3 +181,37 @@ def test_the_read_pool_plans_a_statement_once_per_connection(pg_app):
         assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_generic_plan"
     with db.engine.connect() as conn:  # transactions keep PostgreSQL's default
         assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
+
+
+def test_the_read_pool_lends_the_connection_returned_last(pg_app):
+    # Under a light load a request should meet the server process the previous one warmed up
+    db = pg_app.extensions["onewindow.db"]
+    first, second = db.autocommit_engine.raw_connection(), db.autocommit_engine.raw_connection()
+    first_driver, second_driver = first.driver_connection, second.driver_connection
+    first.close()
+    second.close()
+    again = db.autocommit_engine.raw_connection()
+    try:
+        assert again.driver_connection is second_driver and again.driver_connection is not first_driver
+    finally:
+        again.close()
+
+
+def test_a_pooled_connection_keeps_one_list_cursor(pg_app):
+    _seed(pg_app)
+    db = pg_app.extensions["onewindow.db"]
+    actor = identity.Actor("market1", frozenset({"market_dept"}))
+    with db.read() as s:
+        expected = queries.task_page(s, actor, "queue", None, "due", 50).items
+    with db.driver_reader() as pooled:
+        reader = rows.Driver(pooled, db.autocommit_engine.dialect)
+        # Given two pages read on one pooled connection
+        assert queries.task_page(reader, actor, "queue", None, "due", 50).items == expected
+        kept = pooled.info["onewindow.list_cursor"]
+        assert queries.task_page(reader, actor, "queue", None, "due", 50).items == expected
+        # Then both used the same cursor
+        assert pooled.info["onewindow.list_cursor"] is kept and not kept.closed
+        # And a cursor that was closed is replaced, not used
+        kept.close()
+        assert queries.task_page(reader, actor, "queue", None, "due", 50).items == expected
+        assert pooled.info["onewindow.list_cursor"] is not kept
