@@ -2,21 +2,26 @@
 
 The list is the hottest answer of the API. ``json`` would first need a dict per item and would then
 encode every key of every item again; here the keys are written into the text and only the values are
-encoded, strings by the C ``encode_basestring`` (what ``json.dumps(ensure_ascii=False)`` uses).
+encoded, strings by the C ``encode_basestring_ascii`` (what ``json.dumps`` uses by default).
+
+The text is ASCII: a task name in Chinese is written as ``\\uXXXX`` escapes, which every JSON reader
+turns back into the same characters. Kept as UTF-8 (as the other answers of the API are), one
+Chinese name made every item a two-byte-per-character string in Python, and building the page cost
+about 0.05 ms more (measured request by request, alternating the two).
 ``tests/unit/test_worklist_wire.py`` checks that the text parses to exactly the page's items.
 """
 
 from __future__ import annotations
 
-from json.encoder import encode_basestring
+from json.encoder import encode_basestring_ascii
 
 from worklists.queries import Page
 from worklists.rows import instant_iso
 
 
 def page_json(page: Page) -> str:
-    """``{"view", "sort", "items", "next_cursor"}`` of a page, compact, non-ASCII kept as is."""
-    esc, iso = encode_basestring, instant_iso
+    """``{"view", "sort", "items", "next_cursor"}`` of a page, compact, ASCII only."""
+    esc, iso = encode_basestring_ascii, instant_iso
     # One f-string per item, its keys those of ITEM_KEYS in order (tests/unit/test_worklist_wire.py holds
     # the two together); the schema's NOT NULL columns need no None test.
     items = ",".join([
