@@ -49,7 +49,7 @@ def problem(status: int, title: str, detail: str = "", **extra: Any):
 
 
 def _load_actor() -> Actor | None:
-    header = request.headers.get("Authorization", "")
+    header = request.environ.get("HTTP_AUTHORIZATION", "")  # the header, without building request.headers
     token = header[7:].strip() if header[:7].lower() == "bearer " else None
     if token is None:
         token = session.get("token")
@@ -102,10 +102,12 @@ def wants_json() -> bool:
 
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, minus the signing set-up on requests that carry no session
-    cookie (every API call with a bearer token): those get an empty session at once."""
+    cookie (every API call with a bearer token): those get an empty session at once, and a request
+    with no Cookie header at all does not even have its cookies parsed."""
 
     def open_session(self, app: Flask, request):  # type: ignore[override]
-        if app.secret_key and self.get_cookie_name(app) not in request.cookies:
+        if app.secret_key and ("HTTP_COOKIE" not in request.environ
+                               or self.get_cookie_name(app) not in request.cookies):
             return self.session_class()
         return super().open_session(app, request)
 
