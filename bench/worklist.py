@@ -8,23 +8,31 @@ no ORM) unless it already holds the requested number of tasks. Then, for the que
 views, first page and a deep page (a cursor 10,000 rows in for queue and team, 200 for inbox), with
 and without a filter, it prints p50 / p95 / p99 of:
 
-- the API: ``GET /api/tasks`` through the Flask test client (in-process WSGI, no sockets; includes
-  bearer-token auth, the query, JSON encoding);
+- the API: ``GET /api/tasks`` as a WSGI server runs it, minus the socket (:class:`ServerSide`: the
+  HTTP request's bytes parsed into a WSGI environ, the app called, status line, headers and body
+  written out as bytes); includes bearer-token auth, the query and JSON encoding;
 - the same SQL alone: the exact text and parameters the API sends for that request
   (``worklists.rows.driver_sql`` of the statements ``worklists.queries.list_statement`` builds), run
   with psycopg 3 on a connection of the API's own read pool (autocommit, no BEGIN; generic plans),
   rows fetched with psycopg's default loaders; ``--show-sql`` prints each scenario's text;
 
 and the ratio API / SQL at p50 and p95. The baseline is the bare query: a worklist's cost is its SQL.
+
+Each side is timed at its own interface: the SQL at the driver, the API at WSGI. The same request
+through Flask's test client is printed too (``client p50 / p95``): the test client adds its own
+client-side work (an ``EnvironBuilder`` per request, a cookie jar, a ``TestResponse``), which no
+server runs: the two columns differ by that work alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import statistics
 import sys
 import time
 from pathlib import Path
+from urllib.parse import unquote, urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,6 +42,58 @@ GROUPS = 50
 USERS = 2000
 CASES_PER_TASKS = 5  # one case row for every five task rows
 SERVICES = 20
+
+
+class ServerSide:
+    """What a WSGI server does for one HTTP/1.1 request, without the socket.
+
+    The request's bytes are parsed into the environ PEP 3333 asks for (as gunicorn or werkzeug's
+    server build it from what they read), the app is called, and the response is written out as the
+    bytes a server would send: status line, headers, body.
+    """
+
+    def __init__(self, app):
+        self.app = app
+        self._status = ""
+        self._headers: list[tuple[str, str]] = []
+
+    def _start_response(self, status, headers, exc_info=None):
+        self._status, self._headers = status, headers
+        return lambda _data: None
+
+    def request(self, raw: bytes) -> tuple[int, bytes]:
+        head, _, body = raw.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        method, target, protocol = lines[0].split(" ")
+        path, _, query = target.partition("?")
+        environ = {
+            "REQUEST_METHOD": method, "SCRIPT_NAME": "", "PATH_INFO": unquote(path, "latin-1"), "QUERY_STRING": query,
+            "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": protocol,
+            "REMOTE_ADDR": "127.0.0.1", "wsgi.version": (1, 0), "wsgi.url_scheme": "http",
+            "wsgi.input": io.BytesIO(body), "wsgi.errors": sys.stderr, "wsgi.multithread": True,
+            "wsgi.multiprocess": False, "wsgi.run_once": False,
+        }
+        for line in lines[1:]:
+            name, _, value = line.partition(":")
+            key = name.strip().upper().replace("-", "_")
+            if key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+                environ[key] = value.strip()
+            else:
+                environ["HTTP_" + key] = value.strip()
+        result = self.app(environ, self._start_response)
+        try:
+            out = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        head_out = f"{protocol} {self._status}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in self._headers)
+        return int(self._status[:3]), head_out.encode("latin-1") + b"\r\n" + out
+
+    @staticmethod
+    def get_request(path: str, params: dict[str, str], headers: dict[str, str]) -> bytes:
+        lines = [f"GET {path}?{urlencode(params)} HTTP/1.1", "Host: 127.0.0.1:8000",
+                 *(f"{k}: {v}" for k, v in headers.items())]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
 def ensure_database(url: str) -> None:
@@ -147,7 +207,7 @@ def main() -> None:
     from engine import identity
     from engine.models import User
     from onewindow import migrate
-    from onewindow.app import create_app
+    from onewindow.app import create_app, freeze_start_up_heap
     from worklists import queries, rows
 
     ensure_database(args.pg)
@@ -183,6 +243,7 @@ def main() -> None:
         return cur
 
     client = app.test_client()
+    server = ServerSide(app)
     filt = {"sla": "red"}
     filt2 = {"service": "svc03"}
     scenarios = []
@@ -197,10 +258,12 @@ def main() -> None:
 
     with db.engine.connect() as c:
         dialect = c.dialect
-    print(f"\nruns per row: {args.runs} (after 20 warm-up); API = Flask test client, SQL = same statement via psycopg"
-          + (" inside a transaction" if args.sql_in_transaction else " (autocommit, as the API)"))
+    freeze_start_up_heap()  # as `onewindow serve` does before it serves
+    how_sql = " inside a transaction" if args.sql_in_transaction else " (autocommit, as the API)"
+    print(f"\nruns per row: {args.runs} (after 20 warm-up); API = the app as a WSGI server calls it, SQL = same "
+          f"statement via psycopg{how_sql}; client = the same request through Flask's test client")
     header = (f"{'scenario':34} {'items':>5} | {'API p50':>8} {'p95':>7} {'p99':>7} | "
-              f"{'SQL p50':>8} {'p95':>7} {'p99':>7} | {'ratio p50':>9} {'p95':>5}")
+              f"{'SQL p50':>8} {'p95':>7} {'p99':>7} | {'ratio p50':>9} {'p95':>5} | {'client p50':>10} {'p95':>5}")
     print(header)
     print("-" * len(header))
     worst_p95, worst_ratio = 0.0, 0.0
@@ -209,22 +272,22 @@ def main() -> None:
         if cur:
             params["cursor"] = cur
         headers = {"Authorization": f"Bearer {tokens[user]}"}
+        request = ServerSide.get_request("/api/tasks", params, headers)
         stmts, bound, _ = queries.list_statement(actors[user], view, queries.Filters(**f), None, 50, cur)
         phases = [rows.driver_sql(st, dialect, bound) for st in stmts]  # what the API sends, text and values
         assert all(phases), "a statement the API cannot send on the driver"
         if args.show_sql:
             for n, (sql, sql_params) in enumerate(phases, 1):
                 print(f"-- {label}, statement {n} of {len(phases)}, {sql_params}\n{sql}\n")
-        api_times, sql_times, items = [], [], 0
+        api_times, sql_times, client_times, items = [], [], [], 0
         raw = db.autocommit_engine.raw_connection()  # the API's pool: same session settings
         raw.driver_connection.autocommit = not args.sql_in_transaction  # the API: one statement, no transaction
         try:
             for i in range(args.runs + 20):
                 t0 = time.perf_counter()
-                r = client.get("/api/tasks", query_string=params, headers=headers)
+                status, response = server.request(request)
                 t1 = time.perf_counter()
-                assert r.status_code == 200, r.get_json()
-                items = len(r.get_json()["items"])
+                assert status == 200, response
                 with raw.cursor() as cursor:
                     t2 = time.perf_counter()
                     got = 0
@@ -235,30 +298,43 @@ def main() -> None:
                             break
                     t3 = time.perf_counter()
                 raw.rollback()  # outside the timing; nothing to end in autocommit
+                t4 = time.perf_counter()
+                r = client.get("/api/tasks", query_string=params, headers=headers)
+                t5 = time.perf_counter()
+                assert r.status_code == 200 and r.data == response.partition(b"\r\n\r\n")[2]
+                items = len(r.get_json()["items"])
                 if i >= 20:
                     api_times.append((t1 - t0) * 1000)
                     sql_times.append((t3 - t2) * 1000)
+                    client_times.append((t5 - t4) * 1000)
         finally:
             raw.driver_connection.autocommit = True  # back to the pool as it came
             raw.close()
         a50, a95, a99 = percentiles(api_times)
         s50, s95, s99 = percentiles(sql_times)
+        c50, c95, _ = percentiles(client_times)
         worst_p95 = max(worst_p95, a95)
         worst_ratio = max(worst_ratio, a95 / s95)
         print(f"{label:34} {items:>5} | {a50:8.2f} {a95:7.2f} {a99:7.2f} | {s50:8.2f} {s95:7.2f} {s99:7.2f} | "
-              f"{a50 / s50:9.2f} {a95 / s95:5.2f}")
+              f"{a50 / s50:9.2f} {a95 / s95:5.2f} | {c50:10.2f} {c95:5.2f}")
 
     def timed_get(label: str, path: str, user: str) -> None:
         """p50/p95/p99 of one GET (after 20 warm-up runs), printed as a line of the table."""
-        times = []
+        times, client_times = [], []
         headers = {"Authorization": f"Bearer {tokens[user]}"}
+        request = ServerSide.get_request(path, {}, headers)
         for i in range(args.runs + 20):
             t0 = time.perf_counter()
-            assert client.get(path, headers=headers).status_code == 200
+            status, _ = server.request(request)
+            t1 = time.perf_counter()
+            assert status == 200 and client.get(path, headers=headers).status_code == 200
             if i >= 20:
-                times.append((time.perf_counter() - t0) * 1000)
+                times.append((t1 - t0) * 1000)
+                client_times.append((time.perf_counter() - t1) * 1000)
         p50, p95, p99 = percentiles(times)
-        print(f"{label:34} {'':>5} | {p50:8.2f} {p95:7.2f} {p99:7.2f} |")
+        c50, c95, _ = percentiles(client_times)
+        print(f"{label:34} {'':>5} | {p50:8.2f} {p95:7.2f} {p99:7.2f} | {'':8} {'':7} {'':7} | {'':9} {'':5} | "
+              f"{c50:10.2f} {c95:5.2f}")
 
     timed_get("GET /api/me (fixed cost: auth)", "/api/me", caseworker)
     timed_get("counts (badges, supervisor)", "/api/tasks/counts", supervisor)
