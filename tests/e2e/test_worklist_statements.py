@@ -122,12 +122,17 @@ def test_the_driver_path_answers_as_sqlalchemy_does(pg_app, view, sort):
     assert all(i["created_at"].endswith("+00:00") for i in items)
 
 
-def test_the_driver_path_spells_instants_in_utc_whatever_the_session_zone(pg_app):
+def _seeded_queue(pg_app):
+    """The database, a caseworker of market_dept, and their queue's first page read through SQLAlchemy."""
     _seed(pg_app)
     db = pg_app.extensions["onewindow.db"]
     actor = identity.Actor("market1", frozenset({"market_dept"}))
     with db.read() as s:
-        expected = queries.task_page(s, actor, "queue", None, "due", 50).items
+        return db, actor, queries.task_page(s, actor, "queue", None, "due", 50).items
+
+
+def test_the_driver_path_spells_instants_in_utc_whatever_the_session_zone(pg_app):
+    db, actor, expected = _seeded_queue(pg_app)
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.exec_driver_sql("SET TIME ZONE 'Asia/Kolkata'")
         got = queries.task_page(conn, actor, "queue", None, "due", 50).items
@@ -198,11 +203,7 @@ def test_the_read_pool_lends_the_connection_returned_last(pg_app):
 
 
 def test_a_pooled_connection_keeps_one_list_cursor(pg_app):
-    _seed(pg_app)
-    db = pg_app.extensions["onewindow.db"]
-    actor = identity.Actor("market1", frozenset({"market_dept"}))
-    with db.read() as s:
-        expected = queries.task_page(s, actor, "queue", None, "due", 50).items
+    db, actor, expected = _seeded_queue(pg_app)
     with db.driver_reader() as pooled:
         reader = rows.Driver(pooled, db.autocommit_engine.dialect)
         # Given two pages read on one pooled connection
