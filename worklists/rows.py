@@ -88,11 +88,11 @@ def fetch(reader: Session | Connection | Driver, stmts: Sequence[Select], params
         compiled = [_compiled(stmt, reader.dialect) for stmt in stmts]
         if None in compiled:
             raise ValueError("a statement that needs rendering per execution cannot run on the driver")
-        return _fetch_driver(reader.connection, compiled, params, enough)  # type: ignore[arg-type]
+        return _fetch_driver(reader.connection, compiled, params, enough)
     if isinstance(reader, Connection) and reader.dialect.name == "postgresql":
         compiled = [_compiled(stmt, reader.dialect) for stmt in stmts]
         if None not in compiled:
-            return _fetch_driver(reader.connection, compiled, params, enough)  # type: ignore[arg-type]
+            return _fetch_driver(reader.connection, compiled, params, enough)
     rows: list[Sequence[Any]] = []
     for stmt in stmts:
         rows += reader.execute(stmt, params).all()
