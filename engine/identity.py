@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, delete, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from engine import clock
+from engine import clock, passwords
 from engine.errors import Invalid, NotFound, Problem, Unauthorized
 from engine.models import ApiToken, Membership, Supervision, User
 
@@ -71,13 +71,17 @@ def _check_names(names: list[str], field: str) -> list[str]:
 
 def add_user(session: Session, username: str, password: str, *, groups: list[str] | None = None,
              supervises: list[str] | None = None, admin: bool = False, display_name: str = "",
-             email: str | None = None) -> User:
-    """Create or update a user (re-running with the same name replaces password and groups)."""
+             email: str | None = None, demo: bool = False) -> User:
+    """Create or update a user (re-running with the same name replaces password and groups).
+
+    The password must pass :func:`engine.passwords.problems`; ``demo`` lets the demo office's
+    seeding (and only it) give its published password. Raises Invalid naming each field.
+    """
     problems = []
     if not username or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
         problems.append(Problem("letters, digits, '.', '_' or '-' only", field="username"))
-    if len(password or "") < 8:
-        problems.append(Problem("at least 8 characters", field="password"))
+    if not (demo and password == passwords.DEMO_PASSWORD):
+        problems += [Problem(p, field="password") for p in passwords.problems(password, username)]
     if problems:
         raise Invalid("invalid user", problems)
     groups = _check_names(groups or [], "groups")

@@ -41,15 +41,13 @@ def db_upgrade() -> None:
 @main.command("serve")
 @click.option("--host", default="127.0.0.1")
 @click.option("--port", default=8000, type=int)
-@click.option("--no-demo", is_flag=True, help="do not seed the demo office")
 @with_appcontext
-def serve(host: str, port: int, no_demo: bool) -> None:
-    """Run the API, the pages, the in-process worker and the minute tick."""
+def serve(host: str, port: int) -> None:
+    """Run the API, the pages, the in-process worker and the minute tick (never seeds anything)."""
     from werkzeug.serving import make_server
 
     from engine import broker
     from engine.scheduler import Ticker
-    from onewindow import demo
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)  # per-task state changes drown the log
@@ -60,7 +58,6 @@ def serve(host: str, port: int, no_demo: bool) -> None:
     migrate.upgrade(db.url, db.engine)
     for hook in app.extensions.get("onewindow.startup_hooks", []):  # e.g. load the service catalog
         hook(app)
-    logins = [] if no_demo else demo.seed(app)
     worker = None
     if not settings.redis_url:
         worker = broker.start_in_process_worker()
@@ -69,8 +66,6 @@ def serve(host: str, port: int, no_demo: bool) -> None:
     server = make_server(host, port, app, threaded=True)
     freeze_start_up_heap()
     click.echo(f"onewindow is serving on http://{host}:{port}/")
-    for username, password, role in logins:
-        click.echo(f"  demo login: {username} / {password}  ({role})")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -97,13 +92,19 @@ def worker(processes: int, threads: int) -> None:
 @main.command("demo")
 @with_appcontext
 def demo_command() -> None:
-    """Seed the demo office (users, definitions, catalog, a few cases) into the configured database."""
+    """Seed the demo office (users with a published password, definitions, catalog, a few cases) into
+    the configured database, which must have no users yet."""
     from onewindow import demo
 
     db = current_app.extensions["onewindow.db"]
     migrate.upgrade(db.url, db.engine)
-    for username, password, role in demo.seed(current_app._get_current_object()):
-        click.echo(f"{username} / {password}  ({role})")
+    try:
+        logins = demo.seed(current_app._get_current_object())
+    except demo.NotAnEmptyDatabase as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo("the demo office is seeded; every demo login's password is published, never use it in production:")
+    for username, password, role in logins:
+        click.echo(f"  demo login: {username} / {password}  ({role})")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,6 +1,7 @@
 """The demo office: users of each role, the reference process, the catalog, a few cases in flight.
 
-Seeding is idempotent: a second start finds the users and definitions and adds nothing twice.
+Only `onewindow demo` seeds it, and only into a database that has no users yet: the demo password is
+published, so it must never reach a database where real people sign in (`serve` seeds nothing).
 """
 
 from __future__ import annotations
@@ -9,12 +10,13 @@ from pathlib import Path
 
 from flask import Flask
 from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
 
 from engine import cases, definitions, identity
 from engine.identity import Actor
-from engine.models import Case
+from engine.models import Case, User
+from engine.passwords import DEMO_PASSWORD as PASSWORD
 
-PASSWORD = "onewindow-demo"
 USERS = [
     # username, display name, groups, supervises, admin, role shown at start-up
     ("admin", "系统管理员", "", "", True, "administrator: deploys definitions"),
@@ -41,15 +43,28 @@ def process_bundles(processes_dir: Path) -> list[dict[str, bytes]]:
             for p in bpmns]
 
 
+class NotAnEmptyDatabase(Exception):
+    """The database already has users: the demo office is never seeded beside real accounts."""
+
+
 def seed(app: Flask) -> list[tuple[str, str, str]]:
+    """Seed the demo office; returns (username, password, role) of each demo login.
+
+    Raises NotAnEmptyDatabase, changing nothing, when the database has any user.
+    """
     settings = app.config["ONEWINDOW"]
     db = app.extensions["onewindow.db"]
     with db.unit_of_work() as uow:
+        users = uow.session.scalar(select(func.count()).select_from(User))
+        if users:
+            raise NotAnEmptyDatabase(
+                f"the database {make_url(db.url).render_as_string(hide_password=True)} already has {users} "
+                "user(s): the demo office (whose password is published) is only seeded into an empty "
+                "database. Serve this one with `onewindow serve`, or point ONEWINDOW_DATABASE_URL / "
+                "ONEWINDOW_INSTANCE_DIR at a new one for the demo.")
         for username, display, groups, supervises, admin, _role in USERS:
-            existing = uow.session.scalar(select(identity.User).where(identity.User.username == username))
-            if existing is None:
-                identity.add_user(uow.session, username, PASSWORD, groups=groups.split(","),
-                                  supervises=supervises.split(","), admin=admin, display_name=display)
+            identity.add_user(uow.session, username, PASSWORD, groups=groups.split(","),
+                              supervises=supervises.split(","), admin=admin, display_name=display, demo=True)
         for bundle in process_bundles(Path(settings.processes_dir)):
             definitions.deploy(uow.session, bundle, actor="demo")
     for hook in app.extensions.get("onewindow.demo_hooks", []):

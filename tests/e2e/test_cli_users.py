@@ -1,5 +1,9 @@
 """`onewindow user add` creates users whose groups decide what they see; bad input names the field."""
 
+import sqlalchemy as sa
+
+from engine.models import ProcessDefinition, User
+from onewindow.cli import main
 from tests.conftest import Api
 
 
@@ -27,3 +31,41 @@ def test_user_add_refuses_bad_input(sqlite_app):
     assert short.exit_code != 0 and "password" in short.output
     bad_group = runner.invoke(args=["user", "add", "nurse3", "--password", "long-enough-1", "--groups", "a b"])
     assert bad_group.exit_code != 0 and "groups" in bad_group.output
+
+
+def test_user_add_refuses_weak_and_published_passwords_saying_why(sqlite_app):
+    runner = sqlite_app.test_cli_runner()
+    cases = {
+        "alllowercaseletters": "at least 10 characters",  # one class only
+        "Short-1": "at least 10 characters",  # three classes, too short
+        "onewindow-demo": "demo",  # the README's published password
+        "Onewindow-demo-2026": "demo",  # strong in form, still the published one
+        "clerk7-Password": "username",
+    }
+    for password, reason in cases.items():
+        # When a user is added with a weak password
+        result = runner.invoke(args=["user", "add", "clerk7", "--password", password])
+        # Then the command fails naming the field and the rule
+        assert result.exit_code != 0, password
+        assert "password" in result.output and reason in result.output, (password, result.output)
+    # And nothing was stored
+    with sqlite_app.extensions["onewindow.db"].read() as s:
+        assert s.scalar(sa.select(sa.func.count()).select_from(User).where(User.username == "clerk7")) == 0
+    # While a password of three classes and ten characters is taken
+    assert runner.invoke(args=["user", "add", "clerk7", "--password", "Window-desk-7"]).exit_code == 0
+
+
+def test_the_demo_command_refuses_a_database_that_has_users(sqlite_app):
+    # Given a database with users and no definitions
+    db = sqlite_app.extensions["onewindow.db"]
+    with db.read() as s:
+        before = (s.scalar(sa.select(sa.func.count()).select_from(User)),
+                  s.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition)))
+    # When the demo office is seeded into it
+    result = sqlite_app.test_cli_runner().invoke(cli=main, args=["demo"])
+    # Then it is refused with the reason, and nothing was added
+    assert result.exit_code != 0
+    assert "already has 11 user(s)" in result.output and "only seeded into an empty database" in result.output
+    with db.read() as s:
+        assert (s.scalar(sa.select(sa.func.count()).select_from(User)),
+                s.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition))) == before
