@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, Response, jsonify, request, url_for
 
-from engine import cases, definitions, flags, identity
+from engine import audit, cases, clock, definitions, flags, identity, office
 from engine.errors import Forbidden, Invalid, Problem
+from engine.identity import Actor
 from engine.openapi import document, operation
-from engine.web import current_actor, json_body, login_required, reading, unit_of_work
+from engine.web import audited, client_address, current_actor, json_body, login_required, reading, unit_of_work
 
 bp = Blueprint("engine_api", __name__, url_prefix="/api")
 
@@ -147,6 +148,68 @@ def clear_flag(case_no: str):
     with unit_of_work() as uow:
         flags.clear_flag(uow, case_no, current_actor(), body.get("note"))
     return jsonify({"case_no": case_no, "flagged": None})
+
+
+AUDIT_FILTERS = {"user": "username", "subject": "ID number (whole or masked) or applicant:ID",
+                 "case_no": "case number", "category": "personal_data | security",
+                 "from": "office day YYYY-MM-DD or ISO instant (inclusive)",
+                 "to": "office day (inclusive) or ISO instant (exclusive)"}
+AUDIT_EXPORT_MAX = 50_000
+
+
+def _admin_only(what: str) -> Actor:
+    actor = current_actor()
+    if not actor.is_admin:
+        raise Forbidden(f"only administrators {what}")
+    return actor
+
+
+def _whole_arg(name: str, default: int, low: int, high: int) -> int:
+    value = request.args.get(name, str(default))
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise Invalid(f"{name} out of range", [Problem(f"a whole number from {low} to {high}", field=name)])
+    return int(value)
+
+
+@bp.get("/admin/audit")
+@login_required
+@operation("The audit log, newest first: personal data shown whole and security events (administrators)",
+           tag="audit", params={**AUDIT_FILTERS, "limit": "page size 1-1000 (default 100)",
+                                "before": "next_before of the previous page"},
+           returns={"items": "array", "next_before": "integer|null", "next": "string|null"}, errors=(403, 422))
+def audit_log():
+    _admin_only("read the audit log")
+    query = audit.parse_query(request.args)
+    limit = _whole_arg("limit", 100, 1, 1000)
+    before = _whole_arg("before", 0, 1, 2**62) if "before" in request.args else None
+    with reading() as s:
+        rows = audit.entries(s, query, before=before, limit=limit + 1)
+    items = [audit.as_dict(r) for r in rows[:limit]]
+    next_before = items[-1]["id"] if len(rows) > limit else None
+    more = (url_for("engine_api.audit_log", **query.as_params(), limit=limit, before=next_before)
+            if next_before else None)
+    return jsonify({"items": items, "next_before": next_before, "next": more})
+
+
+@bp.get("/admin/audit.csv")
+@login_required
+@operation("Export the audit log as CSV, same filters as the list (administrators; the export is itself audited)",
+           tag="audit", params=AUDIT_FILTERS, errors=(403, 422, 503))
+def audit_export():
+    actor = _admin_only("export the audit log")
+    query = audit.parse_query(request.args)
+    with audited() as uow:
+        rows = audit.entries(uow.session, query, limit=AUDIT_EXPORT_MAX + 1)
+        if len(rows) > AUDIT_EXPORT_MAX:
+            raise Invalid("too many rows for one export", [Problem(
+                f"more than {AUDIT_EXPORT_MAX:,} rows match: narrow the date range", field="from")])
+        audit.security_event(uow.session, audit.AUDIT_EXPORTED, username=actor.username,
+                             display_name=actor.display_name, client=client_address(),
+                             detail=f"{len(rows)} rows; filters {query.as_params()}")
+        body = audit.to_csv(rows)
+    day = clock.now().astimezone(office.zone).strftime("%Y%m%d")
+    return Response(body, mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="audit-{day}.csv"'})
 
 
 @bp.get("/openapi.json")

@@ -200,3 +200,30 @@ class EventDelivery(Base):
     event_id: Mapped[int] = mapped_column(ForeignKey("case_events.id", ondelete="CASCADE"), primary_key=True)
     handler: Mapped[str] = mapped_column(String(128), primary_key=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class AuditEntry(Base):
+    """One row of the audit log (engine.audit): a view of personal data whole, or a security event.
+
+    Append-only: the app has no way to change or delete a row, and the migration adds triggers that
+    refuse UPDATE, and DELETE of rows younger than the retention period (docs/operations.md).
+    """
+
+    __tablename__ = "audit_log"
+    __table_args__ = (
+        Index("ix_audit_log_username_id", "username", "id"),
+        Index("ix_audit_log_case_no_id", "case_no", "id"),
+        Index("ix_audit_log_subject_id", "subject", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    category: Mapped[str] = mapped_column(String(16))  # personal_data | security
+    event: Mapped[str] = mapped_column(String(48))  # the purpose (personal_data) or what happened (security)
+    username: Mapped[str | None] = mapped_column(String(64))  # who; for a failed sign-in, the name tried
+    display_name: Mapped[str] = mapped_column(String(128), default="")
+    subject: Mapped[str | None] = mapped_column(String(64))  # whose: the ID number, masked
+    subject_ref: Mapped[str | None] = mapped_column(String(64))  # whose: e.g. applicant:42
+    case_no: Mapped[str | None] = mapped_column(String(32))
+    client: Mapped[str | None] = mapped_column(String(64))  # the client's address
+    detail: Mapped[str] = mapped_column(String(500), default="")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from engine import flags, identity
-from engine.errors import Forbidden, OneWindowError, Unauthorized
+from engine import audit, flags, identity
+from engine.errors import Forbidden, Invalid, OneWindowError, Problem, Unauthorized
 from engine.web import current_actor, login_required, optional_actor, reading, unit_of_work
 
 bp = Blueprint("shell", __name__, template_folder="templates")
@@ -70,3 +70,27 @@ def flagged():
     with reading() as s:
         rows = flags.flagged_cases(s)
     return render_template("flagged.html", rows=rows, error=error, done=done), status
+
+
+AUDIT_PAGE_SIZE = 100
+
+
+@bp.get("/admin/audit")
+@login_required
+def audit_log():
+    """Administrators: the audit log with its filters, a page at a time, and a link to export it."""
+    if not current_actor().is_admin:
+        raise Forbidden("only administrators read the audit log")
+    query = audit.parse_query(request.args)
+    before = request.args.get("before", "")
+    if before and not before.isdigit():
+        raise Invalid("before is not a row number", [Problem("a whole number", field="before")])
+    with reading() as s:
+        rows = audit.entries(s, query, before=int(before) if before else None, limit=AUDIT_PAGE_SIZE + 1)
+    items = [audit.as_dict(r) for r in rows[:AUDIT_PAGE_SIZE]]
+    params = query.as_params()
+    more = (url_for("shell.audit_log", **params, before=items[-1]["id"])
+            if len(rows) > AUDIT_PAGE_SIZE else None)
+    form = {k: request.args.get(k, "") for k in ("user", "subject", "case_no", "category", "from", "to")}
+    return render_template("audit.html", items=items, form=form, more=more,
+                           export=url_for("engine_api.audit_export", **params))

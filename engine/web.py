@@ -13,11 +13,13 @@ from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
+from engine import audit
 from engine.db import Database, UnitOfWork
-from engine.errors import Conflict, Invalid, OneWindowError, Problem, Unauthorized
+from engine.errors import Conflict, Forbidden, Invalid, OneWindowError, Problem, Unauthorized
 from engine.identity import Actor, cached_actor_for_token
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,32 @@ def unit_of_work() -> Iterator[UnitOfWork]:
 def reading():
     with database().read() as s:
         yield s
+
+
+class AuditUnavailable(OneWindowError):
+    """The audit row of a view of personal data could not be written, so the data is not shown."""
+
+    status = 503
+    title = "Service unavailable"
+
+
+@contextmanager
+def audited() -> Iterator[UnitOfWork]:
+    """The unit of work of a request that may show personal data whole (a read that writes: the
+    audit rows of ``engine.audit``). Build the response after the block: it runs only once the rows
+    have committed. When the database refuses them, 503, and nothing is shown."""
+    try:
+        with unit_of_work() as uow:
+            yield uow
+    except SQLAlchemyError as exc:
+        log.exception("audited request failed on the database: %s %s", request.method, request.path)
+        raise AuditUnavailable("the access could not be recorded in the audit log, so the personal data "
+                               "is not shown; try again later") from exc
+
+
+def client_address() -> str | None:
+    """Where the request comes from (behind trusted proxies, the client they name)."""
+    return request.remote_addr
 
 
 def problem(status: int, title: str, detail: str = "", **extra: Any):
@@ -112,9 +140,20 @@ class CookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
+def _record_refusal(exc: Forbidden) -> None:
+    # After the request's own work rolled back, so in a transaction of its own.
+    actor: Actor | None = g.get("actor")
+    audit.security_event_now(
+        database(), audit.PERMISSION_REFUSED, username=actor.username if actor else None,
+        display_name=actor.display_name if actor else "", client=client_address(),
+        detail=f"{request.method} {request.path}: {exc}")
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OneWindowError)
     def _domain(exc: OneWindowError):
+        if isinstance(exc, Forbidden):
+            _record_refusal(exc)
         extra: dict[str, Any] = {}
         if isinstance(exc, Invalid):
             extra["problems"] = [p.as_dict() for p in exc.problems]
