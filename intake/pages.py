@@ -7,11 +7,12 @@ from flask import Blueprint, current_app, redirect, render_template, request, ur
 from sqlalchemy import select
 
 from engine import cases
+from engine.audit import Purpose
 from engine.errors import Invalid, NotFound
 from engine.models import Task
 from engine.privacy import mask_id_number
-from engine.web import current_actor, optional_actor, reading, unit_of_work
-from intake import acceptance, applications, catalog_store, views
+from engine.web import audited, client_address, current_actor, optional_actor, reading, unit_of_work
+from intake import acceptance, applications, catalog_store, personal, views
 from intake.identity import ApplicantKind
 from intake.models import Application
 from intake.requests import from_form, parse_application
@@ -74,15 +75,18 @@ def lookup():
 def apply_form():
     code = request.args.get("service", "")
     id_number = (request.args.get("id_number") or "").strip().upper()
-    with reading() as s:
-        row = catalog_store.current(s, code)
+    actor = current_actor()
+    with audited() as uow:
+        row = catalog_store.current(uow.session, code)
+        guide = catalog_store.guide(row)
         on_file = {}
-        if id_number:
-            applicant = applications.applicant_by_number(s, id_number)
-            found = applications.reusable_on_file(s, applicant.id if applicant else None, row)
+        applicant = applications.applicant_by_number(uow.session, id_number) if id_number else None
+        if applicant is not None:
+            found = applications.reusable_on_file(uow.session, applicant.id, row)
             on_file = {c: m.application.case_no for c, m in found.items()}
-        return render_template("intake/apply.html", item=row, guide=catalog_store.guide(row), on_file=on_file,
-                               id_number=id_number, kinds=KIND_LABELS, kind=request.args.get("kind", "person"))
+            personal.looked_up(uow, actor, applicant, client_address(), f"materials on file for {row.code}")
+    return render_template("intake/apply.html", item=row, guide=guide, on_file=on_file,
+                           id_number=id_number, kinds=KIND_LABELS, kind=request.args.get("kind", "person"))
 
 
 @bp.post("/apply")
@@ -97,13 +101,17 @@ def apply_submit():
 @bp.get("/cases/<case_no>")
 def case(case_no: str):
     actor = current_actor()
-    with reading() as s:
+    with audited() as uow:
+        s = uow.session
         application = applications.application_for(s, case_no)
-        view = views.application_view(s, application, actor)
+        whole = personal.disclose(uow, actor, application, Purpose.CASE_HANDLING, client_address(),
+                                  "window case page")
+        view = views.application_view(s, application, whole=whole)
         history = cases.case_view(s, s.get(cases.Case, application.case_id), with_data=False)["history"]
-        return render_template("intake/case.html", a=view, item=application.item, history=history,
-                               decisions=DECISION_LABELS, notice_labels=NOTICE_LABELS, event_labels=EVENT_LABELS,
-                               registered=request.args.get("registered") == "1")
+        materials = application.item.data["materials"]
+    return render_template("intake/case.html", a=view, materials=materials, history=history,
+                           decisions=DECISION_LABELS, notice_labels=NOTICE_LABELS, event_labels=EVENT_LABELS,
+                           registered=request.args.get("registered") == "1")
 
 
 def _form_data(keys: tuple[str, ...]) -> dict:

@@ -19,6 +19,8 @@ from intake.progress import progress
 
 
 def may_see_personal(actor: Actor | None, application: Application) -> bool:
+    """Who may see the applicant's ID and phone whole (ask through ``intake.personal.disclose``,
+    which records the audit row)."""
     if actor is None:
         return False
     return actor.is_admin or actor.may_work(FRONT_DESK) or actor.may_work(application.item.department)
@@ -31,9 +33,9 @@ def applicant_dict(application: Application, whole: bool) -> dict[str, Any]:
             "phone": a.phone if whole else mask_phone(a.phone)}
 
 
-def application_view(session, application: Application, actor: Actor | None) -> dict[str, Any]:
+def application_view(session, application: Application, *, whole: bool) -> dict[str, Any]:
+    """The application; ``whole`` (from ``intake.personal.disclose``) shows the ID and phone whole."""
     case = session.get(Case, application.case_id)
-    whole = may_see_personal(actor, application)
     p = progress(session, application, case)
     dates = due_dates(session, application, case)
     intake_task = acceptance.intake_task(session, application)
