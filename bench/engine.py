@@ -16,6 +16,11 @@ A last contender, on PostgreSQL, does a completion's database work alone: the sa
 (lock the case and read its tasks, write the task rows, the case's state, three history rows,
 commit) with no SpiffWorkflow at all. It shows what the database part costs on this machine, and
 so the best ratio any engine that persists every completion durably could reach here.
+
+Scripts (``--scripts`` prints only this part, no database needed): the cost of one script task and
+one condition under SpiffWorkflow's default script engine (``exec`` in process, no limits), under
+onewindow's sandbox run in process (what plain conditions get), and in a worker process of the
+pool under the OS limits (everything that is not plain code): microseconds per call, best of rounds.
 """
 
 from __future__ import annotations
@@ -188,6 +193,49 @@ class StoreOnly(OneWindow):
         return latencies
 
 
+SCRIPT_DATA = {"fee": 20, "items": list(range(10)), "decision": "accept",
+               **{f"field{i}": f"value {i}" for i in range(20)}}
+SCRIPTS = [
+    ("script task", "exec", "total = fee * 2 + len(items)\nlabel = 'fee ' + str(total)"),
+    ("condition with a call", "eval", "len(items) > 3 and fee >= 10"),
+    ("plain condition", "eval", 'decision == "accept"'),
+]
+
+
+def script_costs(rounds: int, calls: int = 2000) -> None:
+    """Microseconds per script or condition: SpiffWorkflow's default engine, the sandbox in process,
+    and onewindow as it runs them (plain code in process, the rest in a pooled worker)."""
+    from SpiffWorkflow.bpmn.script_engine.python_environment import TaskDataEnvironment
+
+    from engine.spiff import sandbox
+    from engine.spiff.script_engine import RestrictedEnvironment, pool
+
+    raw, ours = TaskDataEnvironment(), RestrictedEnvironment()
+    pool().start()
+    contenders = {
+        "SpiffWorkflow default (exec, no limits)": lambda mode, src, data: (
+            raw.evaluate(src, data) if mode == "eval" else raw.execute(src, data)),
+        "onewindow sandbox in process": lambda mode, src, data: (
+            sandbox.evaluate(src, data, None, 1.0) if mode == "eval" else sandbox.execute(src, data, None, 1.0)),
+        "onewindow as run (worker unless plain)": lambda mode, src, data: (
+            ours.evaluate(src, data) if mode == "eval" else ours.execute(src, data)),
+    }
+    print(f"\nscripts: microseconds per call, best of {rounds} rounds x {calls} calls, task data of "
+          f"{len(SCRIPT_DATA)} fields")
+    for label, mode, source in SCRIPTS:
+        best: dict[str, float] = {}
+        for _ in range(rounds):
+            for name, run in contenders.items():  # turns within a round, as above
+                t0 = time.perf_counter()
+                for _ in range(calls):
+                    run(mode, source, dict(SCRIPT_DATA))
+                best[name] = min(best.get(name, 1e9), (time.perf_counter() - t0) / calls * 1e6)
+        base = best["SpiffWorkflow default (exec, no limits)"]
+        print(f"  {label}: {source!r}")
+        for name, micros in best.items():
+            print(f"    {name:42s}{micros:9.1f} us  ({micros / base:.1f}x SpiffWorkflow's)")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))] * 1000
@@ -203,7 +251,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--pg", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres",
                         help="an admin URL; a scratch database is created and dropped")
+    parser.add_argument("--scripts", action="store_true", help="only the scripts' costs (no database)")
     args = parser.parse_args()
+    if args.scripts:
+        script_costs(args.rounds)
+        return
 
     import sqlalchemy as sa
 
@@ -270,6 +322,7 @@ def main() -> None:
     print(f"  SpiffWorkflow whole JSON, same:    {full_bytes:8d}  ({full_bytes / mean_size:.1f}x, definition included)")
     print("  onewindow after each step:         " + ", ".join(f"{e}={b}" for e, b in sqlite.per_step))
     print("  copies of the definition per case: 0 (its spec is stored once per deployed version)")
+    script_costs(args.rounds)
 
 
 if __name__ == "__main__":

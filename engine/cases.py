@@ -8,7 +8,8 @@ history. Nothing here commits.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,6 +117,27 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
     return case
 
 
+@contextmanager
+def _flagged_if_a_script_hits_a_limit(uow: UnitOfWork, case: Case, actor: Actor) -> Iterator[None]:
+    """A script that hits a limit refuses the whole change (the unit of work rolls back: the case stays
+    where it was), and the case is flagged for an administrator in a transaction of its own."""
+    try:
+        yield
+    except runtime.ScriptLimitHit as exc:
+        case_id, reason = case.id, str(exc)
+        uow.after_rollback(lambda again: _flag(again, case_id, reason, actor))
+        raise
+
+
+def _flag(uow: UnitOfWork, case_id: int, reason: str, actor: Actor) -> None:
+    case = store.lock_case(uow, case_id)
+    if case is None or case.flagged:  # flagged once; an administrator clears it
+        return
+    case.flagged, case.updated_at = reason, clock.now()
+    events.record(uow, case.id, "case_flagged", actor=actor.username, data={"reason": reason})
+    uow.session.flush()
+
+
 def _task_for_update(uow: UnitOfWork, task_id: str) -> tuple[Task, Case, dict[str, Task]]:
     """Lock the task's case, then read the task and the case's open tasks in one query."""
     found = store.lock_case_of_task(uow, task_id)
@@ -205,16 +227,17 @@ def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
     for _name, check in _completion_checks:
         data = check(uow, case, task, data, actor) or data
     wf = _load(case)
-    result = runtime.complete_user_task(wf, task_id, data)
-    done = {"state": "completed", "completed_at": clock.now(), "completed_by": actor.username, "data": data}
-    if task.assignee is None:
-        done["assignee"] = actor.username
-    batch = events.Batch(uow, case.id)
-    batch.add(events.TASK_COMPLETED, actor=actor.username, element_id=task.element_id,
-              task_id=task.id, data={"data": data, **(history or {}), "group": task.group})
-    open_rows.pop(task_id, None)
-    _save(uow, case, wf, result, actor, batch, completed_task=task_id, open_rows=open_rows,
-          task_updates=[(task, done)])
+    with _flagged_if_a_script_hits_a_limit(uow, case, actor):
+        result = runtime.complete_user_task(wf, task_id, data)
+        done = {"state": "completed", "completed_at": clock.now(), "completed_by": actor.username, "data": data}
+        if task.assignee is None:
+            done["assignee"] = actor.username
+        batch = events.Batch(uow, case.id)
+        batch.add(events.TASK_COMPLETED, actor=actor.username, element_id=task.element_id,
+                  task_id=task.id, data={"data": data, **(history or {}), "group": task.group})
+        open_rows.pop(task_id, None)
+        _save(uow, case, wf, result, actor, batch, completed_task=task_id, open_rows=open_rows,
+              task_updates=[(task, done)])
     return case
 
 
@@ -226,10 +249,11 @@ def deliver_message(uow: UnitOfWork, case_no: str, name: str, payload: Any, acto
     if case.status != "running":
         raise Conflict(f"case {case_no} is {case.status}")
     wf = _load(case)
-    result = runtime.deliver_message(wf, name, payload)
-    batch = events.Batch(uow, case.id)
-    batch.add("message_received", actor=actor.username, data={"name": name, "payload": payload})
-    _save(uow, case, wf, result, actor, batch)
+    with _flagged_if_a_script_hits_a_limit(uow, case, actor):
+        result = runtime.deliver_message(wf, name, payload)
+        batch = events.Batch(uow, case.id)
+        batch.add("message_received", actor=actor.username, data={"name": name, "payload": payload})
+        _save(uow, case, wf, result, actor, batch)
     return case
 
 
@@ -243,9 +267,10 @@ def fire_timers(uow: UnitOfWork, case_id: int, actor: Actor) -> list[str]:
     if not due:
         return []
     wf = _load(case)
-    result = runtime.fire_timers(wf)
-    # records one timer_fired per firing (a cycle may fire several)
-    _save(uow, case, wf, result, actor, events.Batch(uow, case.id))
+    with _flagged_if_a_script_hits_a_limit(uow, case, actor):
+        result = runtime.fire_timers(wf)
+        # records one timer_fired per firing (a cycle may fire several)
+        _save(uow, case, wf, result, actor, events.Batch(uow, case.id))
     return [element_id for element_id, _due in result.fired_timers]
 
 

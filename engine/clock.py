@@ -37,6 +37,12 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def fixed() -> datetime | None:
+    """The instant the clock is frozen at here (context or process), or None when it runs free."""
+    value = _override.get()
+    return value if value is not None else _default
+
+
 def set_default(value: datetime | None) -> None:
     """Freeze (or with None, release) the clock for the whole process."""
     global _default

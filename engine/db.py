@@ -7,6 +7,7 @@ the transaction is durable, which is where domain events are handed to the broke
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
+
+log = logging.getLogger(__name__)
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -85,13 +88,19 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 @dataclass
 class UnitOfWork:
-    """One transaction: a session plus the work to do once it has committed."""
+    """One transaction: a session plus the work to do once it has committed, or rolled back."""
 
     session: Session
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
+    _after_rollback: list[Callable[[UnitOfWork], None]] = field(default_factory=list)
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after_commit.append(fn)
+
+    def after_rollback(self, fn: Callable[[UnitOfWork], None]) -> None:
+        """Run ``fn`` in a new unit of work of its own if this one fails and rolls back: what must be
+        kept of a refused change (a case flagged because its script hit a limit)."""
+        self._after_rollback.append(fn)
 
     @property
     def is_postgres(self) -> bool:
@@ -169,10 +178,23 @@ class Database:
         try:
             with session.begin():
                 yield uow
+        except Exception:
+            session.close()
+            for undo in uow._after_rollback:
+                self._after_rollback(undo)
+            raise
         finally:
             session.close()
         for fn in uow._after_commit:
             fn()
+
+    def _after_rollback(self, fn: Callable[[UnitOfWork], None]) -> None:
+        # the refusal being raised matters more than this: log a failure here, never replace it
+        try:
+            with self.unit_of_work() as again:
+                fn(again)
+        except Exception:
+            log.exception("work after a rolled-back unit of work failed")
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -2,8 +2,9 @@
 
 ``engine.cases._save`` flags a case once (``Case.flagged`` holds the reason, a ``case_flagged`` event
 records it) when its stored state grows past the configured size or depth, or when SpiffWorkflow
-calls a workflow complete that still has a ready task (docs/long_lived.md). A flagged case keeps
-running. Administrators list the flagged cases here and clear a flag with a note saying what they
+calls a workflow complete that still has a ready task (docs/long_lived.md); ``engine.cases`` also
+flags it when a script hits its limits (the step is refused, the flag is written apart). A flagged
+case keeps running. Administrators list the flagged cases here and clear a flag with a note saying what they
 did; the clearing is in the case history. A case still over its limits is flagged again at its next
 step, so a cleared flag means "looked at and fixed", not "ignored".
 """

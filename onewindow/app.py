@@ -12,7 +12,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from engine import broker, clock, events, identity, office
 from engine.db import Database
 from engine.privacy import PersonalDataFilter
-from engine.spiff import prune
+from engine.spiff import prune, script_engine
+from engine.spiff.script_pool import Limits
 from onewindow.config import Settings, from_env
 
 
@@ -36,6 +37,16 @@ def freeze_start_up_heap() -> None:
     gc.freeze()
 
 
+def script_limits(settings: Settings) -> Limits:
+    """The scripts' limits from the settings; raises ValueError naming the variable that is out of range."""
+    for name, value, low in (("SCRIPT_TIME_LIMIT_MS", settings.script_time_limit_ms, 10),
+                             ("SCRIPT_MEMORY_MB", settings.script_memory_mb, 64),
+                             ("SCRIPT_WORKERS", settings.script_workers, 1)):
+        if value < low:
+            raise ValueError(f"ONEWINDOW_{name} must be at least {low}, not {value}")
+    return Limits(settings.script_time_limit_ms / 1000, settings.script_memory_mb, settings.script_workers)
+
+
 def create_app(settings: Settings | None = None, **overrides) -> Flask:
     settings = settings or from_env(**overrides)
     app = Flask("onewindow", static_folder=None)
@@ -52,6 +63,7 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
     app.json.ensure_ascii = False
     office.configure(settings.timezone)
     prune.configure_limits(settings.state_max_bytes, settings.state_max_depth)
+    script_engine.configure(script_limits(settings))
     identity.actors.ttl = settings.token_cache_seconds
     clock.set_default(clock.parse_instant(settings.fake_now) if settings.fake_now else None)
     mask_personal_data_in_logs()

@@ -48,6 +48,7 @@ def serve(host: str, port: int) -> None:
 
     from engine import broker
     from engine.scheduler import Ticker
+    from engine.spiff import script_engine
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("spiff").setLevel(logging.WARNING)  # per-task state changes drown the log
@@ -63,6 +64,7 @@ def serve(host: str, port: int) -> None:
         worker = broker.start_in_process_worker()
     ticker = Ticker(db, settings.tick_seconds)
     ticker.start()
+    script_engine.pool().start()  # the script workers, before the first request needs one
     server = make_server(host, port, app, threaded=True)
     freeze_start_up_heap()
     click.echo(f"onewindow is serving on http://{host}:{port}/")

@@ -18,6 +18,9 @@
 | ONEWINDOW_STATE_MAX_BYTES / _DEPTH | 2000000 / 500 | past these a case is flagged (docs/long_lived.md) |
 | ONEWINDOW_TOKEN_CACHE_SECONDS | 5 | how long a web process trusts what it read about a token (0: never) |
 | ONEWINDOW_TRUSTED_PROXIES | 0 | reverse proxies in front (1 behind one nginx); they name the client |
+| ONEWINDOW_SCRIPT_TIME_LIMIT_MS | 1000 | what one script or condition may run (its worker is killed past it + 1 s) |
+| ONEWINDOW_SCRIPT_MEMORY_MB | 512 | address space of each script worker process |
+| ONEWINDOW_SCRIPT_WORKERS | 2 | script worker processes per web or worker process (scripts run at once) |
 """
 
 from __future__ import annotations
@@ -53,6 +56,9 @@ class Settings:
     state_max_depth: int = 500
     token_cache_seconds: int = 5
     trusted_proxies: int = 0
+    script_time_limit_ms: int = 1000
+    script_memory_mb: int = 512
+    script_workers: int = 2
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -32,7 +32,7 @@ from SpiffWorkflow.util.task import TaskState
 from engine import clock
 from engine.errors import Conflict, Invalid, NotFound, OneWindowError, Problem
 from engine.spiff import prune
-from engine.spiff.script_engine import make_script_engine
+from engine.spiff.script_engine import ScriptLimit, make_script_engine
 from engine.spiff.timers import install_clock
 
 STATE_FORMAT = "ow1"  # our envelope around Spiff's dict: instance only, spec stored per definition
@@ -45,6 +45,25 @@ class ScriptFailed(OneWindowError):
 
     status = 422
     title = "Process script failed"
+
+
+class ScriptLimitHit(ScriptFailed):
+    """A script ran into a limit (time, CPU time, size, memory): refused, and the case is flagged."""
+
+    title = "Process script stopped at its limit"
+
+
+def _script_failed(message: str, exc: BaseException) -> ScriptFailed:
+    """ScriptLimitHit when a sandbox limit is what SpiffWorkflow wrapped (Spiff keeps only the chain)."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, ScriptLimit):
+            return ScriptLimitHit(f"{message.rstrip('. ')}; the script hit a limit and the case is flagged "
+                                  "for an administrator")
+        seen.add(id(cause))
+        cause = cause.__cause__ or cause.__context__
+    return ScriptFailed(message)
 
 
 class _InstanceOnlyConverter(BpmnWorkflowConverter):
@@ -227,7 +246,7 @@ def _candidate_group(task) -> str | None:
         try:
             value = task.workflow.script_engine.evaluate(task, expr[1:].strip())
         except SpiffWorkflowException as exc:
-            raise ScriptFailed(f"candidateGroups of {task.task_spec.bpmn_id}: {exc}") from exc
+            raise _script_failed(f"candidateGroups of {task.task_spec.bpmn_id}: {exc}", exc) from exc
         if value is not None and not isinstance(value, str):
             raise ScriptFailed(f"candidateGroups of {task.task_spec.bpmn_id} gave {value!r}, not one group name")
         return value.strip() if value else None
@@ -298,7 +317,7 @@ def _run_engine(wf: BpmnWorkflow, result: StepResult) -> None:
     try:
         wf.do_engine_steps(did_complete_task=did_complete)
     except SpiffWorkflowException as exc:
-        raise ScriptFailed(_describe(exc)) from exc
+        raise _script_failed(_describe(exc), exc) from exc
     result.fired_timers += _fired_since(wf, marks)
 
 
@@ -362,7 +381,7 @@ def complete_user_task(wf: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> 
     try:
         task.run()
     except SpiffWorkflowException as exc:
-        raise ScriptFailed(_describe(exc)) from exc
+        raise _script_failed(_describe(exc), exc) from exc
     spec = task.task_spec
     result.completed_elements.append((task_id, spec.bpmn_id, _properties(spec)))
     _run_engine(wf, result)

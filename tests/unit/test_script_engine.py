@@ -19,12 +19,12 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 
 from engine import clock
+from engine.spiff.sandbox import compiled
 from engine.spiff.script_engine import (
     RestrictedEnvironment,
     ScriptRefused,
     ScriptTimeout,
     ScriptTooLarge,
-    _compiled,
     check_script,
     make_script_engine,
 )
@@ -493,12 +493,12 @@ def test_compiled_code_is_cached():
     env = RestrictedEnvironment()
     source = "cache_probe == 1"
     env.evaluate(source, {"cache_probe": 1})
-    hits = _compiled.cache_info().hits
+    hits = compiled.cache_info().hits
 
     for _ in range(10):
         env.evaluate(source, {"cache_probe": 1})
 
-    assert _compiled.cache_info().hits == hits + 10
+    assert compiled.cache_info().hits == hits + 10
 
 
 def test_simple_condition_is_not_slower_than_three_times_spiffs_default():
