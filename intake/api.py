@@ -67,8 +67,8 @@ def submit():
 
 @bp.get("/applications/<case_no>")
 @login_required
-@operation("An application: applicant (whole only for those handling it), materials, status, notices",
-           tag="applications", errors=(404,))
+@operation("An application: applicant (whole only for those handling it, and then recorded in the audit log), "
+           "materials, status, notices", tag="applications", errors=(404, 503))
 def get_application(case_no: str):
     actor = current_actor()
     with audited() as uow:
@@ -124,7 +124,8 @@ def issue(case_no: str):
 @bp.get("/cases/<case_no>/notices/<kind>.<fmt>")
 @login_required
 @operation("A notice as printable HTML or PDF: receipt | acceptance | refusal | correction",
-           tag="applications", errors=(404,), params={"full": "1: print the ID number whole (handlers only)"})
+           tag="applications", errors=(404, 503),
+           params={"full": "1: print the ID number whole (handlers only; recorded in the audit log)"})
 def notice(case_no: str, kind: str, fmt: str):
     if fmt not in ("html", "pdf"):
         raise NotFound("notices come as .html or .pdf")
