@@ -99,3 +99,53 @@ def test_the_environment_sends_all_but_plain_code_to_the_workers(monkeypatch):
     assert data["b"] == 2 and data["label"] == "ok"
     assert sent == ["len(items) > 1", "total = fee * 2", "for i in items:\n    pass"]
     assert script_engine.pool().limits == script_engine.limits()
+
+
+TIMER_THEN_BIG = """<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="d"
+                  targetNamespace="t">
+  <bpmn:process id="timer_then_big" isExecutable="true">
+    <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
+    <bpmn:intermediateCatchEvent id="wait_an_hour"><bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing>
+      <bpmn:timerEventDefinition><bpmn:timeDuration>"PT1H"</bpmn:timeDuration></bpmn:timerEventDefinition>
+    </bpmn:intermediateCatchEvent>
+    <bpmn:scriptTask id="big"><bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing>
+      <bpmn:script>x = 'a' * 10**9</bpmn:script>
+    </bpmn:scriptTask>
+    <bpmn:endEvent id="end"><bpmn:incoming>f3</bpmn:incoming></bpmn:endEvent>
+    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="wait_an_hour"/>
+    <bpmn:sequenceFlow id="f2" sourceRef="wait_an_hour" targetRef="big"/>
+    <bpmn:sequenceFlow id="f3" sourceRef="big" targetRef="end"/>
+  </bpmn:process>
+</bpmn:definitions>"""
+
+
+def test_a_timer_whose_script_hits_a_limit_leaves_the_case_waiting_and_flagged(sqlite_app):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from engine import cases, clock, definitions, scheduler
+    from engine.identity import SYSTEM
+    from engine.models import CaseEvent, Timer
+
+    # Given a case waiting on a timer, with a script after it that builds a value past the size cap
+    db = sqlite_app.extensions["onewindow.db"]
+    t0 = datetime(2026, 3, 2, 2, tzinfo=UTC)
+    with db.unit_of_work() as uow, clock.frozen(t0):
+        definitions.deploy(uow.session, {"timer_then_big.bpmn": TIMER_THEN_BIG.encode()}, actor="test")
+        case_id = cases.start_case(uow, "timer_then_big", {}, SYSTEM).id
+    # When the tick fires the timer
+    report = scheduler.tick(db, t0 + timedelta(hours=2))
+    # Then the firing is refused (the timer still waits, to be fired again) and the case is flagged
+    assert report.timers_fired == [] and "limit" in report.errors[0]
+    with db.read() as s:
+        case = s.get(cases.Case, case_id)
+        assert case.status == "running" and "[big]" in case.flagged and "limit" in case.flagged
+        assert s.scalar(select(Timer.element_id).where(Timer.case_id == case_id)) == "wait_an_hour"
+        assert list(s.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)
+                              .order_by(CaseEvent.id)))[-1] == "case_flagged"
+    # And the next tick fails the same way without flagging it twice
+    scheduler.tick(db, t0 + timedelta(hours=3))
+    with db.read() as s:
+        kinds = list(s.scalars(select(CaseEvent.kind).where(CaseEvent.case_id == case_id)))
+        assert kinds.count("case_flagged") == 1

@@ -77,3 +77,18 @@ def test_the_contract_notices_a_cap_taken_away(cap, removal, monkeypatch):
     removal(monkeypatch)
     # Then the contract check fails: the test above would have noticed
     assert not holds(cap)
+
+
+def test_the_script_limits_come_from_the_settings_and_are_checked():
+    from onewindow.app import script_limits
+    from onewindow.config import from_env
+
+    # Given the three variables
+    limits = script_limits(from_env({"ONEWINDOW_SCRIPT_TIME_LIMIT_MS": "250", "ONEWINDOW_SCRIPT_MEMORY_MB": "128",
+                                     "ONEWINDOW_SCRIPT_WORKERS": "3"}))
+    # Then they make the pool's limits, and a value out of range names its variable
+    assert (limits.time_seconds, limits.memory_mb, limits.workers) == (0.25, 128, 3)
+    with pytest.raises(ValueError, match="ONEWINDOW_SCRIPT_WORKERS must be at least 1"):
+        script_limits(from_env({"ONEWINDOW_SCRIPT_WORKERS": "0"}))
+    with pytest.raises(ValueError, match="ONEWINDOW_SCRIPT_MEMORY_MB must be a whole number"):
+        from_env({"ONEWINDOW_SCRIPT_MEMORY_MB": "lots"})
