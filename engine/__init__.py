@@ -2,7 +2,7 @@
 
 
 def init_app(app) -> None:
-    from engine import api, cli, pages, web
+    from engine import api, cli, ops, outbox, pages, web  # noqa: F401 - outbox declares its actor
 
     web.register_error_handlers(app)
     app.session_interface = web.CookieSessions()
@@ -10,4 +10,5 @@ def init_app(app) -> None:
     app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions})
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    ops.init_app(app)
     cli.register(app)

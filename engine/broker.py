@@ -44,31 +44,52 @@ def actor(fn: Callable | None = None, **options):
     return decorate(fn) if fn is not None else decorate
 
 
-_redis_url: str | None = None
+_redis_url: tuple[str | None, float] | None = None
 
 
-def configure(redis_url: str | None) -> dramatiq.Broker:
+def redis_client(redis_url: str, timeout_s: float):
+    """A Redis client that gives up after ``timeout_s`` and never retries by itself.
+
+    redis-py retries a failed command three times with backoff by default, and without a socket
+    timeout a frozen Redis holds the caller for as long as it stays frozen: a request that had
+    committed hung 12 s on its send that way. The outbox sends again whatever did not go, so failing
+    fast loses nothing.
+    """
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    pool = redis.ConnectionPool.from_url(redis_url, socket_connect_timeout=timeout_s, socket_timeout=timeout_s,
+                                         retry=Retry(NoBackoff(), 0))
+    return redis.Redis(connection_pool=pool)
+
+
+def configure(redis_url: str | None, timeout_ms: int = 200) -> dramatiq.Broker:
     """Choose the broker: Redis at ``redis_url``, else the in-process stub. Rebinds every actor.
 
-    Configuring the same kind again keeps the broker (and a running in-process worker); switching
+    ``timeout_ms`` bounds every Redis command (connect, send, fetch): a web process keeps it short,
+    since a request waits for its send after commit; a worker longer (``onewindow/worker.py``).
+    Configuring the same again keeps the broker (and a running in-process worker); switching
     moves a running in-process worker over to the new broker.
     """
     global _broker, _redis_url
     with _lock:
         current = _broker
-    if current is not None and redis_url == _redis_url:
+    key = (redis_url, timeout_ms / 1000) if redis_url else None
+    if current is not None and key == _redis_url:
         return current
     was_running = _worker is not None
     stop_in_process_worker()
     if redis_url:
         from dramatiq.brokers.redis import RedisBroker
 
-        broker: dramatiq.Broker = RedisBroker(url=redis_url, middleware=_middleware())
+        broker: dramatiq.Broker = RedisBroker(client=redis_client(redis_url, timeout_ms / 1000),
+                                              middleware=_middleware())
     else:
         broker = StubBroker(middleware=_middleware())
         broker.emit_after("process_boot")
     with _lock:
-        _broker, _redis_url = broker, redis_url
+        _broker, _redis_url = broker, key
     dramatiq.set_broker(broker)
     for a in _actors:
         a.broker = broker
@@ -107,3 +128,15 @@ def drain(timeout_ms: int = 10_000) -> None:
             broker.join(queue, timeout=timeout_ms, fail_fast=True)
         if _worker is not None:
             _worker.join()
+
+
+def ping() -> str | None:
+    """None when the broker answers, else what went wrong (the in-process broker always answers)."""
+    client = getattr(get_broker(), "client", None)
+    if client is None:
+        return None
+    try:
+        client.ping()
+        return None
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
@@ -78,12 +80,43 @@ def make_engine(url: str, **kwargs) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    # No ping per checkout (a round trip on every request); connections are recycled instead, and a
-    # request that meets a connection the server dropped fails once and is retried by the client.
+    if url.startswith("postgresql"):
+        # an unreachable server fails a connect in seconds, not after the kernel's TCP timeout
+        kwargs["connect_args"] = {"connect_timeout": 5, **kwargs.get("connect_args", {})}
     kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    ping_idle_connections(engine)
+    return engine
+
+
+IDLE_PING_SECONDS = 1.0
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float = IDLE_PING_SECONDS) -> None:
+    """Check a pooled connection that sat idle before lending it; a dead one is replaced.
+
+    After a database outage (a restart, terminated backends) every pooled connection is dead, and
+    the first request on each used to answer 500. A ping on every checkout would cost a round trip
+    on every request; a connection back in the pool less than ``idle_seconds`` ago was just used, so
+    only the others are pinged. One that fails raises DisconnectionError, on which the pool throws it
+    away and connects afresh (SQLAlchemy also marks every older pooled connection for replacement).
+    """
+
+    @event.listens_for(engine, "checkin")
+    def _returned(dbapi_conn, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _lent(dbapi_conn, record, proxy):
+        returned = record.info.get("returned_at")
+        if returned is None or time.monotonic() - returned < idle_seconds:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
 
 
 @dataclass
@@ -93,6 +126,9 @@ class UnitOfWork:
     session: Session
     _after_commit: list[Callable[[], None]] = field(default_factory=list)
     _after_rollback: list[Callable[[UnitOfWork], None]] = field(default_factory=list)
+    # what services collect during the transaction for their after-commit work (e.g. which cases'
+    # events to hand to the broker), keyed by the module that owns the entry
+    notes: dict[str, Any] = field(default_factory=dict)
 
     def after_commit(self, fn: Callable[[], None]) -> None:
         self._after_commit.append(fn)

@@ -1,9 +1,22 @@
 """Domain events: recorded in the case history inside the transaction, handed out after commit.
 
-Feature packages subscribe with :func:`subscribe`; the engine never imports them. Delivery runs in
-a Dramatiq actor, one transaction per (event, handler), recorded in ``event_deliveries`` so a
-redelivered message does nothing twice. A crash between commit and send leaves the event
-undispatched; :func:`redispatch_pending` (called by every tick) sends it again.
+Feature packages subscribe with :func:`subscribe`; the engine never imports them.
+
+Handlers need not care about order or repeats, because they never see either: a case's events are
+handled one case at a time, in the order they happened. The :func:`deliver` actor takes an event id
+and, under a lock on that case's stream, hands every event of the case up to that one that some
+subscriber has not recorded yet (``event_deliveries``) to that subscriber, oldest first, in one
+transaction. A message that arrives early (a completion before its creation) handles the earlier
+events first; one that arrives late or twice finds them recorded and does nothing. Why this rather
+than upserts in every handler: a clock is an append-only ledger whose lines must follow the case's
+order (start, pause, resume, stop); per-case serial handling keeps every handler written in that
+order, and the lock costs one statement per message. Event ids within a case follow commit order,
+because every state change holds the case row's lock while it writes them.
+
+After commit, one message per case touched is sent (the newest event id covers the older ones). A
+send that fails (the broker down or frozen: ``engine/broker.py`` bounds how long it may take) is
+left to the outbox (``engine/outbox.py``), which hands out again, with backoff, every event not yet
+recorded by all its subscribers, however the broker lost it.
 """
 
 from __future__ import annotations
@@ -11,14 +24,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy import select, text
 
-from engine import clock
+from engine import clock, metrics
 from engine.broker import actor
 from engine.db import Database, UnitOfWork
 from engine.models import CaseEvent, EventDelivery
@@ -53,6 +64,7 @@ class DomainEvent:
 
 Handler = Callable[[UnitOfWork, DomainEvent], None]
 _subscribers: dict[str, list[tuple[str, Handler]]] = {}
+STREAM_LOCK_SPACE = 0x6F77  # the first key of the two-key advisory locks on case streams ("ow")
 _database: Database | None = None
 
 
@@ -80,9 +92,9 @@ def record(uow: UnitOfWork, case_id: int, kind: str, *, actor: str | None = None
         task_id=task_id, data=data or {}, domain=domain,
     )
     uow.session.add(event)
-    if domain and _subscribers.get(kind):
+    if domain:
         # the id exists once the unit of work has flushed at commit; no flush per event here
-        uow.after_commit(lambda: _send(event.id))
+        _send_after_commit(uow, case_id, kind, lambda: event.id)
     return event
 
 
@@ -104,55 +116,82 @@ class Batch:
         """``added``: (id, kind) of each row as written."""
         self.rows = []
         for event_id, kind in added:
-            if kind in DOMAIN_KINDS and _subscribers.get(kind):
-                self.uow.after_commit(partial(_send, event_id))
+            if kind in DOMAIN_KINDS:
+                _send_after_commit(self.uow, self.case_id, kind, event_id)
 
 
-def _send(event_id: int) -> None:
+def _send_after_commit(uow: UnitOfWork, case_id: int, kind: str, event_id: int | Callable[[], int]) -> None:
+    """Remember the case's domain event; once committed, one message per case hands out the newest."""
+    outgoing: dict[int, list] = uow.notes.setdefault(__name__, {})
+    if not outgoing:
+        uow.after_commit(partial(_committed, outgoing))
+    outgoing.setdefault(case_id, []).append((kind, event_id))
+
+
+def _committed(outgoing: dict[int, list]) -> None:
+    metrics.count_state_changes(kind for pairs in outgoing.values() for kind, _ in pairs)
+    if not _subscribers:
+        return
+    for pairs in outgoing.values():
+        send(max(i() if callable(i) else i for _, i in pairs))
+
+
+def send(event_id: int) -> bool:
+    """Hand an event to the broker; False when the broker could not take it (the outbox will)."""
     try:
         deliver.send(event_id)
-    except Exception:  # the tick re-sends what a broker outage left behind
-        log.exception("could not hand event %s to the broker", event_id)
+        return True
+    except Exception as exc:
+        log.warning("could not hand event %s to the broker (%s: %s); the outbox will", event_id,
+                    type(exc).__name__, exc)
+        return False
 
 
-@actor(max_retries=10, min_backoff=500, max_backoff=60_000)
+@actor(max_retries=10, min_backoff=500, max_backoff=60_000, on_retry_exhausted="engine_delivery_failed")
 def deliver(event_id: int) -> None:
     if _database is None:
         raise RuntimeError("engine.events.bind_database was not called")
-    with _database.unit_of_work() as uow:
-        row = uow.session.get(CaseEvent, event_id)
-        if row is None:
-            return
-        event = DomainEvent(row.id, row.kind, row.case_id, row.actor, row.at, row.element_id,
-                            row.task_id, dict(row.data or {}))
-        if row.dispatched_at is None:
-            row.dispatched_at = clock.now()
-    for name, handler in _subscribers.get(event.kind, []):
-        with _database.unit_of_work() as uow:
-            done = uow.session.get(EventDelivery, (event_id, name))
-            if done is not None:
-                continue
-            handler(uow, event)
-            uow.session.add(EventDelivery(event_id=event_id, handler=name, at=clock.now()))
+    handle_through(_database, event_id)
 
 
-def redispatch_pending(session: Session, older_than: timedelta = timedelta(seconds=30)) -> list[int]:
-    """Domain events committed but never handed out (a crash after commit): send them again."""
-    cutoff = clock.now() - older_than
-    kinds = [k for k, subs in _subscribers.items() if subs]
-    if not kinds:
-        return []
-    ids = list(
-        session.scalars(
-            select(CaseEvent.id).where(
-                CaseEvent.domain.is_(True), CaseEvent.dispatched_at.is_(None),
-                CaseEvent.kind.in_(kinds), CaseEvent.at <= cutoff,
-            ).limit(1000)
-        )
-    )
-    return ids
+def handle_through(db: Database, event_id: int) -> int:
+    """Hand each event of ``event_id``'s case up to it, oldest first, to every subscriber that has not
+    recorded it; one transaction, the case's stream locked. Returns the (event, subscriber) pairs run.
+    """
+    with db.unit_of_work() as uow:
+        session = uow.session
+        case_id = session.scalar(select(CaseEvent.case_id).where(CaseEvent.id == event_id))
+        if case_id is None:
+            return 0
+        _lock_stream(uow, case_id)
+        rows = list(session.scalars(select(CaseEvent).where(
+            CaseEvent.case_id == case_id, CaseEvent.id <= event_id, CaseEvent.domain.is_(True),
+            CaseEvent.delivered_at.is_(None)).order_by(CaseEvent.id)))
+        if not rows:
+            return 0
+        recorded = set(session.execute(select(EventDelivery.event_id, EventDelivery.handler)
+                                       .where(EventDelivery.event_id.in_([r.id for r in rows]))).all())
+        now = clock.now()
+        ran = 0
+        for row in rows:
+            event = DomainEvent(row.id, row.kind, row.case_id, row.actor, row.at, row.element_id,
+                                row.task_id, dict(row.data or {}))
+            for name, handler in _subscribers.get(row.kind, []):
+                if (row.id, name) in recorded:
+                    continue
+                handler(uow, event)
+                session.add(EventDelivery(event_id=row.id, handler=name, at=now))
+                ran += 1
+            row.delivered_at = now
+            if row.dispatched_at is None:
+                row.dispatched_at = now
+        return ran
 
 
-def send_all(ids: list[int]) -> None:
-    for event_id in ids:
-        _send(event_id)
+def _lock_stream(uow: UnitOfWork, case_id: int) -> None:
+    """One handler run per case at a time. PostgreSQL: a transaction-level advisory lock keyed by the
+    case (not the case row, which caseworkers lock for their changes). SQLite: the transaction
+    already holds the database's write lock (BEGIN IMMEDIATE)."""
+    if uow.is_postgres:
+        uow.session.execute(text("SELECT pg_advisory_xact_lock(:space, :case_id)"),
+                            {"space": STREAM_LOCK_SPACE, "case_id": case_id})

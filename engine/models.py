@@ -9,12 +9,14 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -170,15 +172,24 @@ class Timer(Base):
     due_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+UNDELIVERED = "domain AND delivered_at IS NULL"
+
+
 class CaseEvent(Base):
     """The case history, append-only: every state change with who, what, when and why.
 
-    Events whose kind is a domain event are also handed to the broker after commit
-    (``dispatched_at`` records it; the tick re-sends any a crash left behind).
+    Events whose kind is a domain event are also the outbox: handed to the broker after commit, and
+    handed again (``attempts``, ``next_attempt_at``: the backoff) until every subscriber has recorded
+    them, which ``delivered_at`` says (engine/events.py). The partial index holds only those not yet
+    delivered, so the outbox's queries stay small however long the history grows.
     """
 
     __tablename__ = "case_events"
-    __table_args__ = (Index("ix_case_events_undispatched", "dispatched_at", "domain"),)
+    __table_args__ = (
+        Index("ix_case_events_undispatched", "dispatched_at", "domain"),
+        Index("ix_case_events_undelivered", "case_id", "id", postgresql_where=text(UNDELIVERED),
+              sqlite_where=text(UNDELIVERED)),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
@@ -190,6 +201,10 @@ class CaseEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     domain: Mapped[bool] = mapped_column(Boolean, default=False)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # server defaults: the hot path (engine/store.py) inserts history rows naming only what it sets
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class EventDelivery(Base):
@@ -227,3 +242,21 @@ class AuditEntry(Base):
     case_no: Mapped[str | None] = mapped_column(String(32))
     client: Mapped[str | None] = mapped_column(String(64))  # the client's address
     detail: Mapped[str] = mapped_column(String(500), default="")
+
+
+class SchedulerRun(Base):
+    """The last tick of the scheduler that holds the leader lock: who, when, how long, how it went.
+
+    One row per scheduler name, overwritten by each tick; the metrics endpoint reads it, so the
+    scheduler's last run is visible wherever it runs.
+    """
+
+    __tablename__ = "scheduler_runs"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))  # host:pid of the leader
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    seconds: Mapped[float] = mapped_column(Float)
+    errors: Mapped[int] = mapped_column(Integer, default=0)
+    hook_seconds: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)  # e.g. the SLA sweep

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Flask, current_app, g, jsonify, request, session
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -169,6 +169,17 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(StaleDataError)
     def _stale(exc: StaleDataError):
         return problem(409, "Conflict", "someone else changed this case at the same time; reload and retry")
+
+    @app.errorhandler(OperationalError)
+    def _database_down(exc: OperationalError):
+        # The database went away under this request (an outage, a terminated backend). The pool has
+        # dropped the connection; the next request connects afresh, so this one may simply retry.
+        log.warning("database unavailable on %s %s: %s", request.method, request.path, exc.orig or exc)
+        if not wants_json():
+            return "数据库暂不可用，请稍后重试 / database unavailable, retry shortly", 503, {"Retry-After": "1"}
+        response = problem(503, "Service Unavailable", "the database is unavailable; retry shortly")
+        response.headers["Retry-After"] = "1"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import gc
-import logging
 from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from engine import broker, clock, events, identity, office
+from engine import broker, clock, events, identity, logs, metrics, office
 from engine.db import Database
-from engine.privacy import PersonalDataFilter
 from engine.spiff import prune, script_engine
 from engine.spiff.script_pool import Limits
 from onewindow.config import Settings, from_env
@@ -19,9 +17,7 @@ from onewindow.config import Settings, from_env
 
 def mask_personal_data_in_logs() -> None:
     """ID and phone numbers are masked by every root log handler (call again after adding one)."""
-    for handler in logging.getLogger().handlers:
-        if not any(isinstance(f, PersonalDataFilter) for f in handler.filters):
-            handler.addFilter(PersonalDataFilter())
+    logs.mask_personal_data()
 
 
 def freeze_start_up_heap() -> None:
@@ -71,7 +67,8 @@ def create_app(settings: Settings | None = None, **overrides) -> Flask:
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     db = Database(settings.database_url)
     app.extensions["onewindow.db"] = db
-    broker.configure(settings.redis_url)
+    app.extensions["onewindow.metrics"] = metrics.setup(settings.metrics_dir)
+    broker.configure(settings.redis_url, settings.broker_timeout_ms)
     events.bind_database(db)
 
     import engine

@@ -21,6 +21,17 @@
 | ONEWINDOW_SCRIPT_TIME_LIMIT_MS | 1000 | what one script or condition may run (its worker is killed past it + 1 s) |
 | ONEWINDOW_SCRIPT_MEMORY_MB | 512 | address space of each script worker process |
 | ONEWINDOW_SCRIPT_WORKERS | 2 | script worker processes per web or worker process (scripts run at once) |
+| ONEWINDOW_WEB_WORKERS / _THREADS | 2 / 8 | `serve`'s gunicorn processes and threads each (embedded: 1 process) |
+| ONEWINDOW_WEB_TIMEOUT | 30 | seconds a request may take before gunicorn restarts its worker |
+| ONEWINDOW_WEB_GRACEFUL_TIMEOUT | 30 | seconds a worker has to finish its requests on a restart or stop |
+| ONEWINDOW_WEB_KEEPALIVE | 5 | seconds an idle keep-alive connection is held |
+| ONEWINDOW_WEB_MAX_REQUESTS | 0 | restart a worker after this many requests (0: never) |
+| ONEWINDOW_WEB_MAX_REQUEST_LINE / _MAX_HEADER_BYTES / _MAX_HEADERS | 8190 / 8190 / 100 | larger: refused (431/400) |
+| ONEWINDOW_BROKER_TIMEOUT_MS | 200 | longest a Redis command of a web or scheduler process may take |
+| ONEWINDOW_WORKER_BROKER_TIMEOUT_MS | 5000 | the same for `worker` processes |
+| ONEWINDOW_METRICS_DIR | (unset: `serve` makes a temporary one) | one directory per machine, shared |
+| ONEWINDOW_METRICS_TOKEN | (unset: /metrics only from this host) | the bearer token Prometheus sends |
+| ONEWINDOW_LOG_FORMAT | text | json: one JSON object a line (personal data masked either way) |
 """
 
 from __future__ import annotations
@@ -59,12 +70,28 @@ class Settings:
     script_time_limit_ms: int = 1000
     script_memory_mb: int = 512
     script_workers: int = 2
+    web_workers: int = 2
+    web_threads: int = 8
+    web_timeout: int = 30
+    web_graceful_timeout: int = 30
+    web_keepalive: int = 5
+    web_max_requests: int = 0
+    web_max_request_line: int = 8190
+    web_max_header_bytes: int = 8190
+    web_max_headers: int = 100
+    broker_timeout_ms: int = 200
+    worker_broker_timeout_ms: int = 5000
+    metrics_dir: str | None = None
+    metrics_token: str | None = None
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not self.database_url:
             self.database_url = f"sqlite:///{Path(self.instance_dir) / 'onewindow.db'}"
         if not self.upload_dir:
             self.upload_dir = str(Path(self.instance_dir) / "uploads")
+        if self.log_format not in ("text", "json"):
+            raise ValueError(f"ONEWINDOW_LOG_FORMAT must be text or json, not {self.log_format!r}")
 
 
 def from_env(environ: dict[str, str] | None = None, **overrides) -> Settings:

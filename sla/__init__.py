@@ -2,8 +2,8 @@
 
 
 def init_app(app) -> None:
-    from engine import office, scheduler
-    from sla import api, pages, runtime, subscribers, sweep
+    from engine import metrics, office, scheduler
+    from sla import alerts, api, pages, runtime, subscribers, sweep
     from sla.calendar import load_calendar
     from sla.calendar_cli import calendar_cli
     from sla.cli import sla_cli
@@ -23,6 +23,7 @@ def init_app(app) -> None:
     office.set_working_days(CalendarWorkingDays(rt.calendar))
     subscribers.register()
     scheduler.on_tick("sla.sweep", sweep.tick_hook)
+    metrics.add_collector("sla.alerts", alerts.figures)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.cli.add_command(calendar_cli)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import clock as engine_clock
@@ -210,3 +210,24 @@ def acknowledge(uow: UnitOfWork, alert_id: int, actor: Actor) -> Alert:
     if alert.state != "acked":
         alert.state, alert.acked_by, alert.acked_at = "acked", actor.username, engine_clock.now()
     return alert
+
+
+def figures(db) -> list:
+    """For /metrics: alerts raised so far and those still open, per level (read at scrape time)."""
+    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+    raised = CounterMetricFamily("onewindow_alerts_raised", "SLA alerts raised, per level", labels=["level"])
+    still_open = GaugeMetricFamily("onewindow_alerts_open", "SLA alerts not acknowledged yet, per level",
+                                   labels=["level"])
+    with db.read() as s:
+        rows = s.execute(select(Alert.level, Alert.state, func.count()).group_by(Alert.level, Alert.state)).all()
+    totals: dict[str, int] = {}
+    opened: dict[str, int] = {}
+    for level, state, count in rows:
+        totals[level] = totals.get(level, 0) + count
+        if state == "open":
+            opened[level] = opened.get(level, 0) + count
+    for level in ("yellow", "red"):
+        raised.add_metric([level], totals.get(level, 0))
+        still_open.add_metric([level], opened.get(level, 0))
+    return [raised, still_open]

@@ -1,8 +1,10 @@
 """Delivery channels as Dramatiq actors: email over SMTP and a signed webhook.
 
 Actors take a delivery id, are idempotent (a ``sent`` row is not sent again) and are sent only after
-the commit that created the row. The webhook is retried with backoff by Dramatiq's Retries
-middleware; when the last try fails, ``on_retry_exhausted`` marks the row ``dead`` (dead-lettered).
+the commit that created the row. Both are retried with backoff by Dramatiq's Retries middleware;
+when the last try fails, ``on_retry_exhausted`` marks the row ``dead`` with its last error
+(dead-lettered). A webhook the receiver refuses (4xx but 408/429) is dead
+at once: ``throws=`` tells Dramatiq not to retry it.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ SIGNATURE_HEADER = "X-Onewindow-Signature"
 
 class WebhookFailed(Exception):
     """The receiver did not accept the alert (Dramatiq retries, then dead-letters)."""
+
+
+class WebhookRefused(WebhookFailed):
+    """The receiver refused the alert itself (HTTP 4xx other than 408/429): trying again cannot help,
+    so the delivery is dead at once (``throws=``: Dramatiq does not retry it)."""
+
+
+RETRYABLE_4XX = {408, 429}
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -89,7 +99,7 @@ def smtp_send(to: str, subject: str, body: str) -> None:
         smtp.send_message(msg)
 
 
-@actor(max_retries=3, min_backoff=1_000, max_backoff=60_000)
+@actor(max_retries=3, min_backoff=1_000, max_backoff=60_000, on_retry_exhausted="sla_webhook_dead")
 def send_email(delivery_id: int) -> None:
     loaded = _load(delivery_id)
     if loaded is None:
@@ -104,7 +114,8 @@ def send_email(delivery_id: int) -> None:
     _record(delivery_id, state="sent")
 
 
-@actor(max_retries=5, min_backoff=1_000, max_backoff=300_000, on_retry_exhausted="sla_webhook_dead")
+@actor(max_retries=5, min_backoff=1_000, max_backoff=300_000, on_retry_exhausted="sla_webhook_dead",
+       throws=(WebhookRefused,))
 def send_webhook(delivery_id: int) -> None:
     loaded = _load(delivery_id)
     if loaded is None:
@@ -121,8 +132,12 @@ def send_webhook(delivery_id: int) -> None:
                 raise WebhookFailed(f"HTTP {response.status}")
     except urllib.error.HTTPError as exc:
         exc.close()  # it holds the response's socket
-        _record(delivery_id, error=f"HTTP Error {exc.code}: {exc.reason}")
-        raise WebhookFailed(f"HTTP Error {exc.code}: {exc.reason}") from None
+        error = f"HTTP Error {exc.code}: {exc.reason}"
+        if 400 <= exc.code < 500 and exc.code not in RETRYABLE_4XX:
+            _record(delivery_id, error=f"{error} (refused: not retried)", state="dead")
+            raise WebhookRefused(error) from None
+        _record(delivery_id, error=error)
+        raise WebhookFailed(error) from None
     except Exception as exc:
         _record(delivery_id, error=f"{type(exc).__name__}: {exc}")
         raise
@@ -131,7 +146,7 @@ def send_webhook(delivery_id: int) -> None:
 
 @actor(actor_name="sla_webhook_dead", max_retries=3)
 def webhook_dead(message: dict[str, Any], retry_info: dict[str, Any]) -> None:
-    """The last try failed: dead-letter the delivery (its row says so)."""
+    """The last try of a webhook or an email failed: dead-letter the delivery (its row says so)."""
     delivery_id = (message.get("args") or [None])[0]
     with runtime.database().unit_of_work() as uow:
         row = uow.session.get(AlertDelivery, delivery_id)

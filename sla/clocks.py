@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm.attributes import set_committed_value
 
 from engine import clock as engine_clock
@@ -90,12 +91,15 @@ def case_clock(uow: UnitOfWork, case_id: int, *, create: bool = True) -> Clock |
                                                          CaseEvent.kind == "case_started").limit(1))
     case = uow.session.get(Case, case_id)
     promised, statutory, threshold = limits_from(dict(started.data or {}) if started else {})
-    found = Clock(case_id=case_id, step=CASE_STEP, budget=promised, statutory_budget=statutory,
-                  threshold=threshold, service_code=case.service_code if case else None, state="not_started",
-                  paused_by=[], level="green", updated_at=engine_clock.now())
-    uow.session.add(found)
-    uow.session.flush()
-    return found
+    # An upsert: a supervisor's action (sla/actions.py) may create the case clock while an event
+    # handler does; the second insert does nothing and both go on with the one row.
+    table = Clock.__table__
+    insert = (postgresql.insert if uow.is_postgres else sqlite.insert)(table)
+    uow.session.execute(insert.values(
+        case_id=case_id, step=CASE_STEP, budget=promised, statutory_budget=statutory, threshold=threshold,
+        service_code=case.service_code if case else None, state="not_started", paused_by=[], level="green",
+        provisional=False, updated_at=engine_clock.now()).on_conflict_do_nothing(index_elements=["case_id", "step"]))
+    return _locked(uow, select(Clock).where(Clock.case_id == case_id, Clock.step == CASE_STEP))
 
 
 def step_clock(uow: UnitOfWork, case_id: int, task_id: str) -> Clock | None:

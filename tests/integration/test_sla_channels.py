@@ -197,3 +197,25 @@ def test_deliveries_stranded_by_a_stopped_process_are_sent_by_a_later_tick(offic
         server.shutdown()
         server.server_close()
     assert len(seen) == 4
+
+
+def test_a_webhook_the_receiver_refuses_is_dead_at_once(office_app):
+    # Given a receiver that answers 422 (it will never accept this body)
+    server, seen, url = receiver(422)
+    rt = office_app.extensions["sla.runtime"]
+    rt.webhook_url, rt.webhook_secret = url, SECRET
+    rt.webhook_max_retries, rt.webhook_min_backoff_ms, rt.webhook_max_backoff_ms = 3, 20, 50
+    try:
+        # When an alert is delivered to it
+        start_and_accept(office_app)
+        tick(office_app.extensions["onewindow.db"], at("2026-04-15"))
+        wait_until(lambda: (rows := deliveries(office_app, "webhook")) and all(d.state == "dead" for d in rows))
+    finally:
+        server.shutdown()
+        server.server_close()
+        settle()
+        forget_dead_letters()
+    # Then each delivery was tried once, not retried, and says why
+    rows = deliveries(office_app, "webhook")
+    assert rows and all(d.attempts == 1 and "refused" in (d.last_error or "") for d in rows)
+    assert len(seen) == len(rows)
