@@ -58,8 +58,7 @@ def resend_undelivered(db: Database, now: datetime, *, first_after: timedelta = 
         uow.session.execute(
             update(table).where(table.c.id == bindparam("b_id")).values(
                 attempts=table.c.attempts + 1, next_attempt_at=bindparam("b_next")),
-            [{"b_id": i, "b_next": now + min(first_after * (2 ** (attempts or 0)), longest)}
-             for i, _case, attempts in rows])
+            [{"b_id": i, "b_next": now + _wait(first_after, longest, attempts or 0)} for i, _case, attempts in rows])
         newest: dict[int, int] = {}
         for event_id, case_id, _attempts in rows:
             newest[case_id] = max(event_id, newest.get(case_id, 0))
@@ -67,6 +66,12 @@ def resend_undelivered(db: Database, now: datetime, *, first_after: timedelta = 
     if newest:
         log.info("outbox: handed out %d case(s) again (%d event(s) not yet delivered)", sent, len(rows))
     return sent
+
+
+def _wait(first_after: timedelta, longest: timedelta, attempts: int) -> timedelta:
+    """``first_after`` doubled per attempt made, at most ``longest`` (the exponent is capped before it
+    can overflow a timedelta: an event can fail for years on a frozen drill clock)."""
+    return min(first_after * (2 ** min(attempts, 30)), longest)
 
 
 @dataclass(frozen=True)

@@ -130,7 +130,7 @@ class Server(BaseApplication):
         mask_personal_data_in_logs()
         script_engine.pool().start()  # each worker's own script processes, before its first request
         if embedded(self.settings):
-            broker.start_in_process_worker(threads=2)
+            broker.start_in_process_worker()
             scheduler = Scheduler(self.application.extensions["onewindow.db"], self.settings.tick_seconds)
             scheduler.start()
             self._threads.append(scheduler)
