@@ -16,6 +16,7 @@ import time
 import uuid
 from collections import deque
 
+from engine.broker import redis_client
 from engine.errors import OneWindowError
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,9 @@ class SharedRateLimiter:
         import redis
 
         self.limit, self.seconds, self.prefix = limit, seconds, prefix
-        self._redis = redis.Redis.from_url(redis_url, socket_connect_timeout=1, socket_timeout=1)
+        # fails fast and never retries by itself (redis-py retries three times with backoff by
+        # default): a frozen Redis must not hold the public pages; the process's window stands in
+        self._redis = redis_client(redis_url, 0.2)
         self._script = self._redis.register_script(_SLIDING_WINDOW)
         self._local = RateLimiter(limit, seconds)
         self._error = redis.RedisError
