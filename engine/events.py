@@ -133,7 +133,8 @@ def _committed(outgoing: dict[int, list]) -> None:
     if not _subscribers:
         return
     for pairs in outgoing.values():
-        send(max(i() if callable(i) else i for _, i in pairs))
+        if not send(max(i() if callable(i) else i for _, i in pairs)):
+            return  # the broker is down or frozen: one wait per request at most, the outbox sends the rest
 
 
 def send(event_id: int) -> bool:
