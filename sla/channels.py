@@ -16,6 +16,8 @@ import logging
 import smtplib
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import urlparse
@@ -62,30 +64,71 @@ def send_all(delivery_ids: list[int]) -> None:
                 send_webhook.send_with_options(
                     args=(delivery_id,), max_retries=rt.webhook_max_retries,
                     min_backoff=rt.webhook_min_backoff_ms, max_backoff=rt.webhook_max_backoff_ms)
-        except Exception:  # the row stays pending; `onewindow sla resend` or the next sweep sends it
-            log.exception("could not hand delivery %s to the broker", delivery_id)
+        except Exception:  # the rows stay pending; `onewindow sla resend` or the next sweep sends them
+            log.exception("could not hand delivery %s to the broker; leaving the rest to the sweep", delivery_id)
+            return  # a broker down or frozen costs the caller one timeout, not one per delivery
 
 
-def _load(delivery_id: int) -> tuple[str, dict[str, Any]] | None:
-    """(recipient, alert as a dict) of a delivery still to make, else None."""
-    with runtime.database().read() as s:
-        row = s.get(AlertDelivery, delivery_id)
-        if row is None or row.state in ("sent", "dead"):
-            return None
-        return row.recipient, alert_dict(s.get(Alert, row.alert_id))
+class _Attempt:
+    """One try at a delivery: its recipient and alert, and how the try went (written to its row)."""
 
+    def __init__(self, row: AlertDelivery, alert: dict[str, Any]):
+        self.recipient, self.alert = row.recipient, alert
+        self.error: str | None = None
+        self.state: str | None = None
+        self.failure: Exception | None = None
 
-def _record(delivery_id: int, *, error: str | None = None, state: str | None = None) -> None:
-    with runtime.database().unit_of_work() as uow:
-        row = uow.session.get(AlertDelivery, delivery_id)
-        if row is None:
-            return
+    def sent(self) -> None:
+        self.state = "sent"
+
+    def failed(self, exc: Exception, error: str, *, dead: bool = False) -> None:
+        self.error, self.failure = error, exc  # raised once the row is written: Dramatiq retries (or not)
+        if dead:
+            self.state = "dead"
+
+    def write(self, row: AlertDelivery) -> None:
         row.attempts += 1
-        row.last_error = error
-        if state:
-            row.state = state
-        if state == "sent":
+        row.last_error = self.error
+        if self.state:
+            row.state = self.state
+        if self.state == "sent":
             row.sent_at = engine_clock.now()
+
+
+@contextmanager
+def _attempt(delivery_id: int) -> Iterator[_Attempt | None]:
+    """The delivery still to make (None if it is sent, dead, gone or being sent right now); what the
+    try did is written to its row before its failure is raised.
+
+    On PostgreSQL the row stays locked for as long as the try lasts, so a second message for the same
+    delivery (the sweep re-sends one that waited long in the queue) skips it rather than sending it
+    twice. SQLite would lock the whole database for that long: there (one process, one worker thread)
+    the row is read, the try made, and the result written in a short transaction of its own.
+    """
+    db = runtime.database()
+    attempt = None
+    if db.engine.dialect.name == "postgresql":
+        with db.unit_of_work() as uow:
+            row = uow.session.scalar(select(AlertDelivery).where(AlertDelivery.id == delivery_id)
+                                     .with_for_update(skip_locked=True))
+            if row is not None and row.state not in ("sent", "dead"):
+                attempt = _Attempt(row, alert_dict(uow.session.get(Alert, row.alert_id)))
+            yield attempt
+            if attempt is not None:
+                attempt.write(row)
+    else:
+        with db.read() as s:
+            row = s.get(AlertDelivery, delivery_id)
+            if row is not None and row.state not in ("sent", "dead"):
+                attempt = _Attempt(row, alert_dict(s.get(Alert, row.alert_id)))
+        yield attempt
+        if attempt is not None:
+            with db.unit_of_work() as uow:
+                row = uow.session.get(AlertDelivery, delivery_id)
+                if row is not None:
+                    attempt.write(row)
+    if attempt is not None and attempt.failure is not None:
+        raise attempt.failure
 
 
 def smtp_send(to: str, subject: str, body: str) -> None:
@@ -101,47 +144,45 @@ def smtp_send(to: str, subject: str, body: str) -> None:
 
 @actor(max_retries=3, min_backoff=1_000, max_backoff=60_000, on_retry_exhausted="sla_webhook_dead")
 def send_email(delivery_id: int) -> None:
-    loaded = _load(delivery_id)
-    if loaded is None:
-        return
-    recipient, alert = loaded
-    try:
-        smtp_send(recipient, f"[onewindow] {alert['level']} {alert['case_no']}",
-                  f"{alert['message']}\n\nrule {alert['rule']} v{alert['rule_version']}\n")
-    except Exception as exc:
-        _record(delivery_id, error=f"{type(exc).__name__}: {exc}")
-        raise
-    _record(delivery_id, state="sent")
+    with _attempt(delivery_id) as attempt:
+        if attempt is None:
+            return
+        alert = attempt.alert
+        try:
+            smtp_send(attempt.recipient, f"[onewindow] {alert['level']} {alert['case_no']}",
+                      f"{alert['message']}\n\nrule {alert['rule']} v{alert['rule_version']}\n")
+        except Exception as exc:
+            attempt.failed(exc, f"{type(exc).__name__}: {exc}")
+        else:
+            attempt.sent()
 
 
 @actor(max_retries=5, min_backoff=1_000, max_backoff=300_000, on_retry_exhausted="sla_webhook_dead",
        throws=(WebhookRefused,))
 def send_webhook(delivery_id: int) -> None:
-    loaded = _load(delivery_id)
-    if loaded is None:
-        return
-    recipient, alert = loaded
-    rt = runtime.current
-    body = json.dumps({"type": "sla.alert", "alert": alert}, ensure_ascii=False, sort_keys=True).encode()
-    request = urllib.request.Request(recipient, data=body, method="POST", headers={
-        "Content-Type": "application/json", SIGNATURE_HEADER: sign(rt.webhook_secret or "", body),
-        "X-Onewindow-Delivery": str(delivery_id)})
-    try:
-        with urllib.request.urlopen(request, timeout=rt.webhook_timeout_s) as response:  # noqa: S310 - configured URL
-            if response.status >= 300:
-                raise WebhookFailed(f"HTTP {response.status}")
-    except urllib.error.HTTPError as exc:
-        exc.close()  # it holds the response's socket
-        error = f"HTTP Error {exc.code}: {exc.reason}"
-        if 400 <= exc.code < 500 and exc.code not in RETRYABLE_4XX:
-            _record(delivery_id, error=f"{error} (refused: not retried)", state="dead")
-            raise WebhookRefused(error) from None
-        _record(delivery_id, error=error)
-        raise WebhookFailed(error) from None
-    except Exception as exc:
-        _record(delivery_id, error=f"{type(exc).__name__}: {exc}")
-        raise
-    _record(delivery_id, state="sent")
+    with _attempt(delivery_id) as attempt:
+        if attempt is None:
+            return
+        rt = runtime.current
+        body = json.dumps({"type": "sla.alert", "alert": attempt.alert}, ensure_ascii=False, sort_keys=True).encode()
+        request = urllib.request.Request(attempt.recipient, data=body, method="POST", headers={
+            "Content-Type": "application/json", SIGNATURE_HEADER: sign(rt.webhook_secret or "", body),
+            "X-Onewindow-Delivery": str(delivery_id)})
+        try:
+            with urllib.request.urlopen(request, timeout=rt.webhook_timeout_s) as response:  # noqa: S310
+                if response.status >= 300:
+                    raise WebhookFailed(f"HTTP {response.status}")
+        except urllib.error.HTTPError as exc:
+            exc.close()  # it holds the response's socket
+            error = f"HTTP Error {exc.code}: {exc.reason}"
+            if 400 <= exc.code < 500 and exc.code not in RETRYABLE_4XX:
+                attempt.failed(WebhookRefused(error), f"{error} (refused: not retried)", dead=True)
+            else:
+                attempt.failed(WebhookFailed(error), error)
+        except Exception as exc:
+            attempt.failed(exc, f"{type(exc).__name__}: {exc}")
+        else:
+            attempt.sent()
 
 
 @actor(actor_name="sla_webhook_dead", max_retries=3)

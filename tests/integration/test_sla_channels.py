@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 from engine import broker, clock, office
 from engine.models import User
 from engine.scheduler import tick
+from sla import channels
 from sla.channels import SIGNATURE_HEADER
 from sla.models import Alert, AlertDelivery
 from tests import conftest
@@ -219,3 +220,45 @@ def test_a_webhook_the_receiver_refuses_is_dead_at_once(office_app):
     rows = deliveries(office_app, "webhook")
     assert rows and all(d.attempts == 1 and "refused" in (d.last_error or "") for d in rows)
     assert len(seen) == len(rows)
+
+
+def test_two_messages_for_one_webhook_delivery_at_once_send_it_once(pg_app):
+    # Given alerts on PostgreSQL whose webhook deliveries are pending, and a slow receiver
+    conftest._tokens.clear()
+    deploy_reference(pg_app)
+    seen: list[dict] = []
+
+    class Slow(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - http.server's hook name
+            seen.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            systime.sleep(0.3)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    rt = pg_app.extensions["sla.runtime"]
+    rt.webhook_url, rt.webhook_secret = f"http://127.0.0.1:{server.server_port}/alerts", SECRET
+    try:
+        start_and_accept(pg_app)
+        broker.stop_in_process_worker()  # the deliveries' own messages stay queued, unsent
+        tick(pg_app.extensions["onewindow.db"], at("2026-04-15"))
+        broker.get_broker().flush_all()
+        broker.start_in_process_worker()
+        pending = [d.id for d in deliveries(pg_app, "webhook")]
+        assert pending
+        # When two workers take a message for each delivery at the same instant
+        threads = [threading.Thread(target=channels.send_webhook, args=(i,)) for i in pending for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Then each was sent once and says so
+    assert len(seen) == len(pending)
+    assert all(d.state == "sent" and d.attempts == 1 for d in deliveries(pg_app, "webhook"))
