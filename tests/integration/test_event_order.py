@@ -175,7 +175,7 @@ def test_any_order_and_any_repeats_reach_the_in_order_end_state(path, streams, t
     expected = _in_order[path]
     assert expected["handled"] and not set(ids[path]) & set(expected["undelivered"])
 
-    @settings(max_examples=12, deadline=None, derandomize=True,
+    @settings(max_examples=12, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
     @given(arrivals(ids[path]))
     def check(order):
