@@ -2,8 +2,9 @@
 
 
 def init_app(app) -> None:
-    from engine import api, cli, ops, outbox, pages, web  # noqa: F401 - outbox declares its actor
+    from engine import access, api, cli, ops, outbox, pages, web  # noqa: F401 - outbox declares its actor
 
+    access.init_app(app)
     web.register_error_handlers(app)
     app.session_interface = web.CookieSessions()
     # Pages link to features only when those are installed (the shell must not import them).

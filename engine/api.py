@@ -5,16 +5,17 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from engine import audit, cases, clock, definitions, flags, identity, office
-from engine.errors import Forbidden, Invalid, Problem
-from engine.identity import Actor
+from engine.access import ADMIN, CASE, DELIVERS_MESSAGE, PUBLIC, SIGNED_IN, STARTS_CASE, guard
+from engine.errors import Invalid, Problem
 from engine.openapi import document, operation
-from engine.web import audited, client_address, current_actor, json_body, login_required, reading, unit_of_work
+from engine.web import audited, client_address, current_actor, json_body, reading, unit_of_work
 
 bp = Blueprint("engine_api", __name__, url_prefix="/api")
 
 
 @bp.post("/auth/token")
-@operation("Exchange username and password for a bearer token", tag="auth", auth=False,
+@guard(PUBLIC)
+@operation("Exchange username and password for a bearer token", tag="auth",
            body={"username": "string", "password": "string"}, returns={"token": "string"})
 def token():
     body = json_body()
@@ -25,13 +26,13 @@ def token():
 
 
 @bp.get("/me")
-@login_required
-@operation("Who am I: groups, supervised groups, admin flag", tag="auth")
+@guard(SIGNED_IN)
+@operation("Who am I: groups, supervised groups, roles, admin flag", tag="auth")
 def me():
     actor = current_actor()
     return jsonify({"username": actor.username, "display_name": actor.display_name,
                     "groups": sorted(actor.groups), "supervises": sorted(actor.supervises),
-                    "admin": actor.is_admin})
+                    "roles": sorted(actor.roles), "admin": actor.is_admin})
 
 
 def _uploaded_files() -> dict[str, bytes]:
@@ -47,14 +48,12 @@ def _uploaded_files() -> dict[str, bytes]:
 
 
 @bp.post("/definitions")
-@login_required
+@guard(ADMIN)
 @operation("Deploy a BPMN file (with its DMN and called processes)", tag="definitions",
            body="BPMN XML or multipart 'file' fields", returns={"process_id": "string", "version": "integer"},
            errors=(403, 422))
 def deploy():
     actor = current_actor()
-    if not actor.is_admin:
-        raise Forbidden("only administrators deploy definitions")
     files = _uploaded_files()
     with unit_of_work() as uow:
         result = definitions.deploy(uow.session, files, actor=actor.username,
@@ -65,7 +64,7 @@ def deploy():
 
 
 @bp.get("/definitions")
-@login_required
+@guard(SIGNED_IN)
 @operation("List deployed definitions and their versions", tag="definitions")
 def list_definitions():
     with reading() as s:
@@ -77,9 +76,10 @@ def list_definitions():
 
 
 @bp.post("/cases")
-@login_required
-@operation("Start a case on the latest version of a process (integration entry)", tag="cases",
-           body={"process_id": "string", "data": "object"}, returns={"case_no": "string"}, errors=(404, 422))
+@guard(STARTS_CASE)
+@operation("Start a case on the latest version of a process (its candidateStarterGroups / startableBy)",
+           tag="cases", body={"process_id": "string", "data": "object"}, returns={"case_no": "string"},
+           errors=(403, 404, 422))
 def start_case():
     body = json_body()
     process_id = body.get("process_id")
@@ -93,7 +93,7 @@ def start_case():
 
 
 @bp.get("/cases/<case_no>")
-@login_required
+@guard(CASE)
 @operation("A case: status, data, open tasks and its whole history", tag="cases", errors=(404,))
 def get_case(case_no: str):
     with reading() as s:
@@ -102,8 +102,9 @@ def get_case(case_no: str):
 
 
 @bp.post("/cases/<case_no>/messages/<name>")
-@login_required
-@operation("Deliver a message to a case", tag="cases", body={"payload": "object"}, errors=(404, 409))
+@guard(DELIVERS_MESSAGE)
+@operation("Deliver a message to a case (those its deliverableBy names)", tag="cases",
+           body={"payload": "object"}, errors=(403, 404, 409))
 def message(case_no: str, name: str):
     body = json_body(required=False)
     with unit_of_work() as uow:
@@ -113,12 +114,11 @@ def message(case_no: str, name: str):
 
 
 @bp.post("/cases/<case_no>/cancel")
-@login_required
-@operation("Cancel a running case (administrators)", tag="cases", body={"reason": "string"})
+@guard(ADMIN)
+@operation("Cancel a running case (administrators)", tag="cases", body={"reason": "string"},
+           errors=(403, 404, 409))
 def cancel(case_no: str):
     actor = current_actor()
-    if not actor.is_admin:
-        raise Forbidden("only administrators cancel cases")
     body = json_body(required=False)
     with unit_of_work() as uow:
         cases.cancel(uow, case_no, actor, str(body.get("reason", "")))
@@ -126,12 +126,10 @@ def cancel(case_no: str):
 
 
 @bp.get("/admin/flagged-cases")
-@login_required
+@guard(ADMIN)
 @operation("Cases flagged for an administrator (state too big or too deep, or wrongly complete)",
            tag="cases", params={"limit": "at most this many (1-1000, default 200)"}, errors=(403,))
 def flagged_cases():
-    if not current_actor().is_admin:
-        raise Forbidden("only administrators see flagged cases")
     limit = request.args.get("limit", "200")
     if not limit.isdigit() or not 1 <= int(limit) <= 1000:
         raise Invalid("limit out of range", [Problem("between 1 and 1000", field="limit")])
@@ -140,7 +138,7 @@ def flagged_cases():
 
 
 @bp.post("/cases/<case_no>/clear-flag")
-@login_required
+@guard(ADMIN)
 @operation("Clear a case's flag with a note of what was done (administrators)", tag="cases",
            body={"note": "string"}, errors=(403, 404, 409, 422))
 def clear_flag(case_no: str):
@@ -157,13 +155,6 @@ AUDIT_FILTERS = {"user": "username", "subject": "ID number (whole or masked) or 
 AUDIT_EXPORT_MAX = 50_000
 
 
-def _admin_only(what: str) -> Actor:
-    actor = current_actor()
-    if not actor.is_admin:
-        raise Forbidden(f"only administrators {what}")
-    return actor
-
-
 def _whole_arg(name: str, default: int, low: int, high: int) -> int:
     value = request.args.get(name, str(default))
     if not value.isdigit() or not low <= int(value) <= high:
@@ -172,13 +163,12 @@ def _whole_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 @bp.get("/admin/audit")
-@login_required
+@guard(ADMIN)
 @operation("The audit log, newest first: personal data shown whole and security events (administrators)",
            tag="audit", params={**AUDIT_FILTERS, "limit": "page size 1-1000 (default 100)",
                                 "before": "next_before of the previous page"},
            returns={"items": "array", "next_before": "integer|null", "next": "string|null"}, errors=(403, 422))
 def audit_log():
-    _admin_only("read the audit log")
     query = audit.parse_query(request.args)
     limit = _whole_arg("limit", 100, 1, 1000)
     before = _whole_arg("before", 0, 1, 2**62) if "before" in request.args else None
@@ -192,11 +182,11 @@ def audit_log():
 
 
 @bp.get("/admin/audit.csv")
-@login_required
+@guard(ADMIN)
 @operation("Export the audit log as CSV, same filters as the list (administrators; the export is itself audited)",
            tag="audit", params=AUDIT_FILTERS, errors=(403, 422, 503))
 def audit_export():
-    actor = _admin_only("export the audit log")
+    actor = current_actor()
     query = audit.parse_query(request.args)
     with audited() as uow:
         rows = audit.entries(uow.session, query, limit=AUDIT_EXPORT_MAX + 1)
@@ -213,5 +203,6 @@ def audit_export():
 
 
 @bp.get("/openapi.json")
+@guard(PUBLIC)
 def openapi():
     return jsonify(document())

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from engine import clock, events, office, store
+from engine import clock, events, involvement, office, policy, store
 from engine.db import UnitOfWork
 from engine.definitions import latest
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
@@ -24,8 +24,9 @@ from engine.identity import Actor
 from engine.models import Case, CaseEvent, ProcessDefinition, Task, Timer
 from engine.spiff import runtime
 from engine.spiff.runtime import SPECS, StepResult
+from engine.task_state import Action, EarlierSteps, TaskState, can, separated_from, separation_refusal
 
-OPEN_STATES = ("open", "claimed")
+OPEN_STATES = (TaskState.OPEN.value, TaskState.CLAIMED.value)
 
 # Feature packages check a task's completion data before the engine runs it (e.g. intake: the
 # acceptance decision and the issuance data), whatever entry point completes the task. A check
@@ -89,18 +90,24 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
                definition: ProcessDefinition | None = None, meta: dict[str, Any] | None = None) -> Case:
     """Start a case on the latest version of ``process_id`` and run it to its first wait.
 
+    The process names who may start it (engine.policy.starters); raises Forbidden for anyone else.
+
     ``meta`` is recorded on the case_started event for subscribers (e.g. the service item's limits:
     promised_working_days, statutory_working_days, warning_working_days).
     """
     data = runtime.validate_data(data)
     definition = definition or latest(uow.session, process_id)
+    started_as = policy.starting_as(actor, policy.starters(definition.properties))
+    if started_as is None:
+        allowed = ", ".join(sorted(policy.starters(definition.properties))) or "the system only"
+        raise Forbidden(f"you may not start process '{definition.process_id}' (started by: {allowed})")
     loaded = _spec(uow.session, definition.id)
     wf = runtime.new_workflow(loaded, data)
     now = clock.now()
     case = Case(
         definition_id=definition.id, process_id=definition.process_id, status="running", state="{}",
         serializer_version=runtime.SERIALIZER_VERSION, subject=subject, service_code=service_code,
-        summary={}, created_at=now, updated_at=now, created_by=actor.username,
+        summary={}, created_at=now, updated_at=now, created_by=actor.username, started_as=started_as,
     )
     case.definition = definition
     uow.session.add(case)
@@ -147,28 +154,19 @@ def _task_for_update(uow: UnitOfWork, task_id: str) -> tuple[Task, Case, dict[st
     return rows[task_id], case, {k: v for k, v in rows.items() if v.state in OPEN_STATES}
 
 
-def _check_may_act(task: Task, actor: Actor) -> None:
-    if not actor.may_work(task.group):
-        raise Forbidden(f"task {task.id} belongs to group '{task.group}'")
-
-
-def _check_open_for(task: Task, actor: Actor) -> None:
-    if task.state == "completed":
-        raise Conflict(f"the task was already completed by {task.completed_by}", holder=task.completed_by)
-    if task.state == "cancelled":
-        raise Conflict("the task was cancelled", holder=None)
-    if task.state == "claimed" and task.assignee != actor.username:
-        raise Conflict(f"the task is claimed by {task.assignee}", holder=task.assignee)
+def _decide(uow: UnitOfWork, task: Task, actor: Actor, action: Action,
+            expected_version: int | None) -> tuple[TaskState, EarlierSteps]:
+    """Ask the state machine under the case lock; raises Forbidden or Conflict when refused."""
+    earlier = involvement.earlier_actors(uow.session, task.case_id, separated_from(task))
+    return can(actor, task, action, earlier=earlier, version=expected_version).check(), earlier
 
 
 def claim(uow: UnitOfWork, task_id: str, actor: Actor, expected_version: int | None = None) -> Task:
     task, case, _open = _task_for_update(uow, task_id)
-    _check_may_act(task, actor)
-    _check_open_for(task, actor)
-    _check_version(task, expected_version)
-    if task.state == "claimed":
+    _decide(uow, task, actor, Action.CLAIM, expected_version)
+    if task.state == TaskState.CLAIMED:
         return task  # already mine: a double click is not an error
-    task.state, task.assignee = "claimed", actor.username
+    task.state, task.assignee = TaskState.CLAIMED.value, actor.username
     events.record(uow, case.id, "task_claimed", actor=actor.username, element_id=task.element_id,
                   task_id=task.id)
     case.updated_at = clock.now()
@@ -178,58 +176,47 @@ def claim(uow: UnitOfWork, task_id: str, actor: Actor, expected_version: int | N
 
 def unclaim(uow: UnitOfWork, task_id: str, actor: Actor, expected_version: int | None = None) -> Task:
     task, case, _open = _task_for_update(uow, task_id)
-    _check_may_act(task, actor)
-    _check_open_for(task, actor)
-    _check_version(task, expected_version)
-    if task.state != "claimed":
-        raise Conflict("the task is not claimed")
-    task.state, task.assignee = "open", None
+    task.state = _decide(uow, task, actor, Action.UNCLAIM, expected_version)[0].value
+    task.assignee = None
     events.record(uow, case.id, "task_unclaimed", actor=actor.username, element_id=task.element_id,
                   task_id=task.id)
     uow.session.flush()
     return task
 
 
-def assign(uow: UnitOfWork, task_id: str, actor: Actor, to_user: str, *, kind: str, reason: str = "",
-           allowed: bool | Callable[[Task], bool], expected_version: int | None = None) -> Task:
-    """Hand a task to ``to_user`` (delegate or reassign; the caller decides who is ``allowed``).
-
-    ``allowed`` may be a check run on the locked task row (it may raise Conflict naming the holder).
-    """
+def assign(uow: UnitOfWork, task_id: str, actor: Actor, to_user: str, *, action: Action, reason: str = "",
+           expected_version: int | None = None) -> Task:
+    """Hand a task to ``to_user`` (``Action.DELEGATE`` or ``Action.REASSIGN``; the caller checked that
+    ``to_user`` is a colleague in the task's group). Raises Forbidden, Conflict, Invalid (field ``to``)."""
     task, case, _open = _task_for_update(uow, task_id)
-    if not (allowed(task) if callable(allowed) else allowed):
-        raise Forbidden(f"you may not {kind} this task")
-    if task.state not in OPEN_STATES:
-        _check_open_for(task, actor)
-    _check_version(task, expected_version)
+    next_state, earlier = _decide(uow, task, actor, action, expected_version)
+    barred = separation_refusal(to_user, task, earlier)
+    if barred:
+        raise Invalid(barred, [Problem(barred, field="to")])
     previous = task.assignee
-    task.state, task.assignee = "claimed", to_user
+    task.state, task.assignee = next_state.value, to_user
+    kind = "delegated" if action == Action.DELEGATE else "reassigned"
     events.record(uow, case.id, f"task_{kind}", actor=actor.username, element_id=task.element_id,
                   task_id=task.id, data={"from": previous, "to": to_user, "reason": reason})
     uow.session.flush()
     return task
 
 
-def _check_version(task: Task, expected: int | None) -> None:
-    if expected is not None and expected != task.version:
-        raise Conflict(f"the task changed meanwhile (version {task.version}, you had {expected})",
-                       holder=task.assignee)
-
-
 def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
-             expected_version: int | None = None, history: dict[str, Any] | None = None) -> Case:
-    """Complete a user task with form data and run the case on to its next wait."""
+             expected_version: int | None = None, history: dict[str, Any] | None = None,
+             action: Action = Action.COMPLETE) -> Case:
+    """Complete a user task with form data and run the case on to its next wait (``action``:
+    ``Action.SEND_BACK`` when the data takes the modelled send-back path)."""
     data = runtime.validate_data(data)
     task, case, open_rows = _task_for_update(uow, task_id)
-    _check_may_act(task, actor)
-    _check_open_for(task, actor)
-    _check_version(task, expected_version)
+    _decide(uow, task, actor, action, expected_version)
     for _name, check in _completion_checks:
         data = check(uow, case, task, data, actor) or data
     wf = _load(case)
     with _flagged_if_a_script_hits_a_limit(uow, case, actor):
         result = runtime.complete_user_task(wf, task_id, data)
-        done = {"state": "completed", "completed_at": clock.now(), "completed_by": actor.username, "data": data}
+        done = {"state": TaskState.COMPLETED.value, "completed_at": clock.now(), "completed_by": actor.username,
+                "data": data}
         if task.assignee is None:
             done["assignee"] = actor.username
         batch = events.Batch(uow, case.id)
@@ -242,10 +229,19 @@ def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
 
 
 def deliver_message(uow: UnitOfWork, case_no: str, name: str, payload: Any, actor: Actor) -> Case:
-    """Deliver message ``name`` to one case (correlation is the case itself)."""
+    """Deliver message ``name`` to one case (correlation is the case itself).
+
+    Only those the message's ``deliverableBy`` names may (engine.policy.may_deliver); someone who may
+    not even read the case gets 404, like any other request about it.
+    """
     if not name or len(name) > 128:
         raise Invalid("bad message name", [Problem("a message name is required", field="name")])
     case = _lock_case(uow, case_by_no(uow.session, case_no).id)
+    senders = (case.definition.message_senders or {}).get(name, [])
+    if not policy.may_deliver(actor, senders):
+        if not policy.may_read_case(actor, involvement.case_facts(uow.session, case.id)):
+            raise NotFound(f"no case {case_no}")
+        raise Forbidden(f"you may not deliver message '{name}' (deliverableBy: {', '.join(senders) or 'the system'})")
     if case.status != "running":
         raise Conflict(f"case {case_no} is {case.status}")
     wf = _load(case)

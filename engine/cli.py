@@ -12,6 +12,7 @@ from flask.cli import AppGroup, with_appcontext
 from engine import clock, definitions, identity
 from engine.errors import DefinitionInvalid, OneWindowError
 from engine.lint import lint as lint_files
+from engine.policy import ROLES
 from engine.scheduler import tick as run_tick
 
 
@@ -82,15 +83,16 @@ user_cli = AppGroup("user", help="Manage users.")
 @click.option("--groups", default="", help="comma-separated groups")
 @click.option("--supervises", default="", help="comma-separated groups this user supervises")
 @click.option("--admin", is_flag=True)
+@click.option("--roles", default="", help=f"comma-separated roles: {', '.join(ROLES)}")
 @click.option("--display-name", default="")
 @click.option("--email", default=None)
-def user_add(name, password, groups, supervises, admin, display_name, email) -> None:
+def user_add(name, password, groups, supervises, admin, roles, display_name, email) -> None:
     """Create or update a user."""
     try:
         with _db().unit_of_work() as uow:
             identity.add_user(uow.session, name, password, groups=groups.split(","),
                               supervises=supervises.split(","), admin=admin, display_name=display_name,
-                              email=email)
+                              email=email, roles=roles.split(","))
     except OneWindowError as exc:
         problems = getattr(exc, "problems", [])
         raise click.ClickException("; ".join(str(p) for p in problems) or str(exc)) from None

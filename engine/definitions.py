@@ -65,6 +65,7 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = Non
         spec_json=spec_to_json(parsed.spec, parsed.subprocess_specs),
         serializer_version=SERIALIZER_VERSION,
         properties=dict(parsed.process_properties),
+        message_senders=dict(parsed.message_senders),
         deployed_at=clock.now(),
         deployed_by=actor,
     )

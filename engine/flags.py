@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from engine import cases, clock, events, store
+from engine import cases, clock, events, policy, store
 from engine.db import UnitOfWork
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
 from engine.identity import Actor
@@ -48,7 +48,7 @@ def clear_flag(uow: UnitOfWork, case_no: str, actor: Actor, note: Any) -> Case:
     Raises Forbidden (not an administrator), Invalid (no note, or one too long), NotFound, or
     Conflict when the case is not flagged (someone cleared it first).
     """
-    if not actor.is_admin:
+    if not policy.may_administer(actor):
         raise Forbidden("only administrators clear a case's flag")
     note = note.strip() if isinstance(note, str) else ""
     if not note or len(note) > NOTE_MAX:

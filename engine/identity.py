@@ -18,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from engine import clock, passwords
 from engine.errors import Invalid, NotFound, Problem, Unauthorized
-from engine.models import ApiToken, Membership, Supervision, User
+from engine.models import ApiToken, Membership, Supervision, User, UserRole
+from engine.policy import ROLES, SYSTEM_ROLE
 
 _hasher = PasswordHasher()
 TOKEN_LIFETIME = timedelta(hours=12)
@@ -28,32 +29,26 @@ TOKEN_CACHE_SECONDS = 5.0
 
 @dataclass(frozen=True)
 class Actor:
-    """Who is acting: passed into every service call (services never look it up themselves)."""
+    """Who is acting: passed into every service call (services never look it up themselves).
+
+    What the actor may do is decided by ``engine.policy`` from these facts, never here.
+    """
 
     username: str
     groups: frozenset[str] = frozenset()
     supervises: frozenset[str] = frozenset()
     is_admin: bool = False
     display_name: str = ""
-
-    def may_work(self, group: str | None) -> bool:
-        return group is not None and (group in self.groups or group in self.supervises)
-
-    def supervises_group(self, group: str | None) -> bool:
-        return group is not None and group in self.supervises
-
-    @property
-    def visible_groups(self) -> frozenset[str]:
-        return self.groups | self.supervises
+    roles: frozenset[str] = frozenset()  # engine.policy.ROLES, or SYSTEM_ROLE for the system itself
 
 
-SYSTEM = Actor("system")
+SYSTEM = Actor("system", roles=frozenset({SYSTEM_ROLE}))
 
 
 def actor_of(user: User) -> Actor:
     return Actor(
         user.username, frozenset(user.groups), frozenset(user.supervises), user.is_admin,
-        user.display_name or user.username,
+        user.display_name or user.username, frozenset(user.roles),
     )
 
 
@@ -69,10 +64,19 @@ def _check_names(names: list[str], field: str) -> list[str]:
     return out
 
 
+def _check_roles(roles: list[str]) -> list[str]:
+    out = sorted({r.strip() for r in roles if r.strip()})
+    unknown = [r for r in out if r not in ROLES]
+    if unknown:
+        raise Invalid("unknown role", [Problem(f"'{r}' is not a role (roles: {', '.join(ROLES)})", field="roles")
+                                       for r in unknown])
+    return out
+
+
 def add_user(session: Session, username: str, password: str, *, groups: list[str] | None = None,
              supervises: list[str] | None = None, admin: bool = False, display_name: str = "",
-             email: str | None = None, demo: bool = False) -> User:
-    """Create or update a user (re-running with the same name replaces password and groups).
+             email: str | None = None, demo: bool = False, roles: list[str] | None = None) -> User:
+    """Create or update a user (re-running with the same name replaces password, groups and roles).
 
     The password must pass :func:`engine.passwords.problems`; ``demo`` lets the demo office's
     seeding (and only it) give its published password. Raises Invalid naming each field.
@@ -86,6 +90,7 @@ def add_user(session: Session, username: str, password: str, *, groups: list[str
         raise Invalid("invalid user", problems)
     groups = _check_names(groups or [], "groups")
     supervises = _check_names(supervises or [], "supervises")
+    roles = _check_roles(roles or [])
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
         user = User(username=username, password_hash="", created_at=clock.now())
@@ -96,6 +101,7 @@ def add_user(session: Session, username: str, password: str, *, groups: list[str
     user.email = email or user.email
     user.memberships = [Membership(group=g) for g in sorted(set(groups))]
     user.supervisions = [Supervision(group=g) for g in sorted(set(supervises))]
+    user.role_rows = [UserRole(role=r) for r in roles]
     session.flush()
     _forget_on_commit(session, lambda: actors.forget_user(username))
     return user
@@ -140,8 +146,10 @@ def _actor_statement():
               .where(Membership.user_id == User.id).scalar_subquery())
     supervises = (select(func.aggregate_strings(Supervision.group, ","))
                   .where(Supervision.user_id == User.id).scalar_subquery())
+    roles = (select(func.aggregate_strings(UserRole.role, ","))
+             .where(UserRole.user_id == User.id).scalar_subquery())
     return (select(ApiToken.expires_at, User.username, User.display_name, User.is_admin, User.active, groups,
-                   supervises)
+                   supervises, roles)
             .join(User, User.id == ApiToken.user_id).where(ApiToken.token_hash == bindparam("digest")))
 
 
@@ -152,12 +160,16 @@ def _read_actor(session: Session | Connection, digest: str) -> tuple[Actor, date
     row = session.execute(_ACTOR_OF_TOKEN, {"digest": digest}).first()
     if row is None or row[0] <= clock.now():
         raise Unauthorized("the token is unknown or expired")
-    expires_at, username, display_name, is_admin, active, in_groups, supervised = row
+    expires_at, username, display_name, is_admin, active, in_groups, supervised, held = row
     if not active:
         raise Unauthorized("the user is disabled")
-    actor = Actor(username, frozenset(filter(None, (in_groups or "").split(","))),
-                  frozenset(filter(None, (supervised or "").split(","))), is_admin, display_name or username)
+    actor = Actor(username, _split(in_groups), _split(supervised), is_admin, display_name or username,
+                  _split(held))
     return actor, expires_at
+
+
+def _split(joined: str | None) -> frozenset[str]:
+    return frozenset(filter(None, (joined or "").split(",")))
 
 
 def actor_for_token(session: Session | Connection, token: str) -> Actor:

@@ -16,6 +16,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.errors import DefinitionInvalid, Problem
+from engine.policy import STARTER_PROPERTIES, names
 from engine.spiff.parser import (
     CONDITIONAL_GATEWAYS,
     NS,
@@ -30,6 +31,7 @@ from engine.spiff.parser import (
     timer_elements,
     timer_expression,
 )
+from engine.task_state import SEPARATE_FROM
 
 CLOCK_VALUES = ("start", "stop", "pause")
 WORKING_DAY_PROPERTIES = ("dueWorkingDays", "promisedWorkingDays")
@@ -45,6 +47,7 @@ def lint(files: dict[str, bytes], process_id: str | None = None) -> list[Problem
         problems += schema_problems(doc)
         if doc.kind == "bpmn":
             problems += lane_problems(doc) + default_flow_problems(doc) + property_problems(doc)
+            problems += access_problems(doc)
             problems += bpmn_script_problems(doc, check)
         else:
             problems += dmn_script_problems(doc, check)
@@ -149,6 +152,37 @@ def property_problems(doc: Document) -> list[Problem]:
             # A task is queued to exactly one group (its row, its queue, its supervisor).
             problems.append(_problem(f"candidateGroups names one group, not a list ({groups!r}): "
                                      "use a lane or an =expression to choose it", node, doc))
+    return problems
+
+
+_NAME_LISTS = ("separateFrom", "deliverableBy", *STARTER_PROPERTIES)
+
+
+def access_problems(doc: Document) -> list[Problem]:
+    """Who may start, deliver and act (engine.policy, engine.task_state): names that exist."""
+    problems = []
+    for node in doc.root.xpath(".//*[bpmn:extensionElements] | .//bpmn:process", namespaces=NS):
+        properties = element_properties(node)
+        for name in _NAME_LISTS:
+            value = properties.get(name)
+            if value is None:
+                continue
+            listed = names(value)
+            if not listed:
+                problems.append(_problem(f"{name} names nobody", node, doc))
+            bad = sorted(n for n in listed if not n.replace("_", "").replace("-", "").isalnum())
+            if bad:
+                problems.append(_problem(f"{name}: {', '.join(map(repr, bad))} is not a group, role or step id",
+                                         node, doc))
+    for process in doc.root.xpath(".//bpmn:process", namespaces=NS):
+        steps = {t.get("id") for t in process.xpath(".//bpmn:userTask", namespaces=NS)}
+        for task in process.xpath(".//bpmn:userTask", namespaces=NS):
+            listed = names(element_properties(task).get(SEPARATE_FROM))
+            for missing in sorted(listed - steps):
+                problems.append(_problem(f"separateFrom names {missing!r}, which is not a user task of process "
+                                         f"{process.get('id')!r}", task, doc))
+            if task.get("id") in listed:
+                problems.append(_problem("separateFrom names the step itself", task, doc))
     return problems
 
 

@@ -39,6 +39,7 @@ class User(Base):
 
     memberships: Mapped[list[Membership]] = relationship(cascade="all, delete-orphan", lazy="selectin")
     supervisions: Mapped[list[Supervision]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    role_rows: Mapped[list[UserRole]] = relationship(cascade="all, delete-orphan", lazy="selectin")
 
     @property
     def groups(self) -> list[str]:
@@ -47,6 +48,10 @@ class User(Base):
     @property
     def supervises(self) -> list[str]:
         return sorted(s.group for s in self.supervisions)
+
+    @property
+    def roles(self) -> list[str]:
+        return sorted(r.role for r in self.role_rows)
 
 
 class Membership(Base):
@@ -61,6 +66,15 @@ class Supervision(Base):
 
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     group: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+
+
+class UserRole(Base):
+    """A role beyond groups (engine.policy.ROLES: integration, office_supervisor)."""
+
+    __tablename__ = "user_roles"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
 
 
 class ApiToken(Base):
@@ -91,6 +105,8 @@ class ProcessDefinition(Base):
     spec_json: Mapped[str] = mapped_column(Text, deferred=True)  # read only on a spec-cache miss
     serializer_version: Mapped[str] = mapped_column(String(16))
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # message name -> who may deliver it (its deliverableBy property); a message not here: the system only
+    message_senders: Mapped[dict[str, list[str]]] = mapped_column(JSONType, default=dict)
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str | None] = mapped_column(String(64))
 
@@ -122,6 +138,8 @@ class Case(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_by: Mapped[str | None] = mapped_column(String(64))
+    # the group or role the case was started under (engine.policy.starting_as): its members may read it
+    started_as: Mapped[str | None] = mapped_column(String(64))
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     definition: Mapped[ProcessDefinition] = relationship()  # the hot path needs only definition_id

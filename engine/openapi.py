@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from engine.access import rule_of
+
 _operations: list[dict[str, Any]] = []
 
 
@@ -16,16 +18,17 @@ def _schema(shape: Any) -> dict[str, Any]:
     return {"description": str(shape)}
 
 
-def operation(summary: str, *, tag: str, auth: bool = True, body: Any = None, returns: Any = None,
+def operation(summary: str, *, tag: str, body: Any = None, returns: Any = None,
               errors: tuple[int, ...] = (), params: dict[str, str] | None = None) -> Callable:
-    """Describe a route for the OpenAPI document; the path and method come from the URL map."""
+    """Describe a route for the OpenAPI document; the path and method come from the URL map, and
+    whether it needs a bearer token from the access rule the route declares (engine.access)."""
 
     def decorate(fn: Callable) -> Callable:
         op: dict[str, Any] = {"summary": summary, "tags": [tag], "operationId": fn.__name__,
                               "responses": {"200": {"description": "OK"}}}
         if returns is not None:
             op["responses"]["200"]["content"] = {"application/json": {"schema": _schema(returns)}}
-        for code in errors + ((401,) if auth else ()):
+        for code in errors:
             op["responses"][str(code)] = {"description": "problem details",
                                           "content": {"application/problem+json": {}}}
         if body is not None:
@@ -33,8 +36,6 @@ def operation(summary: str, *, tag: str, auth: bool = True, body: Any = None, re
         if params:
             op["parameters"] = [{"name": k, "in": "query", "schema": {"type": "string"}, "description": v}
                                 for k, v in params.items()]
-        if auth:
-            op["security"] = [{"bearer": []}]
         fn.__openapi__ = op  # type: ignore[attr-defined]
         return fn
 
@@ -55,8 +56,13 @@ def document() -> dict[str, Any]:
             path = path.replace(f"<{arg}>", "{" + arg + "}")
             for conv in ("int", "path", "string"):
                 path = path.replace(f"<{conv}:{arg}>", "{" + arg + "}")
+        access = rule_of(view)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             entry = dict(op)
+            if access is None or access.signed_in:
+                entry["responses"] = {**op["responses"], "401": {"description": "problem details",
+                                                                 "content": {"application/problem+json": {}}}}
+                entry["security"] = [{"bearer": []}]
             entry["operationId"] = f"{rule.endpoint}.{method.lower()}"
             params = list(entry.get("parameters", []))
             params += [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}}

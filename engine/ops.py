@@ -4,16 +4,15 @@
   process restarted).
 - ``/readyz``: the database and the broker answer; 503 with what is down otherwise, so a load
   balancer sends no traffic here until both are back.
-- ``/metrics``: Prometheus text. Who may read it: with ``ONEWINDOW_METRICS_TOKEN`` set, whoever sends
-  it as a bearer token (the Prometheus scrape config holds it); without one, only a request made
-  directly on the loopback interface (no ``X-Forwarded-For``: a reverse proxy on the same host does
-  not make the public local). The figures carry no personal data, but case volumes are the
-  office's business.
+- ``/metrics``: Prometheus text. Who may read it is the route's access rule (``engine.access.METRICS``):
+  with ``ONEWINDOW_METRICS_TOKEN`` set, whoever sends it as a bearer token (the Prometheus scrape
+  config holds it); without one, only a request made directly on the loopback interface (no
+  ``X-Forwarded-For``: a reverse proxy on the same host does not make the public local). The figures
+  carry no personal data, but case volumes are the office's business.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
 
@@ -21,15 +20,15 @@ from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 from sqlalchemy import select, text
 
 from engine import broker, metrics, outbox
-from engine.errors import Forbidden
+from engine.access import METRICS, PUBLIC, guard
 from engine.models import SchedulerRun
 
 log = logging.getLogger(__name__)
 bp = Blueprint("ops", __name__)
-LOOPBACK = {"127.0.0.1", "::1"}
 
 
 @bp.get("/healthz")
+@guard(PUBLIC)
 def healthz():
     return jsonify({"status": "alive"})
 
@@ -44,6 +43,7 @@ def _check_database() -> str | None:
 
 
 @bp.get("/readyz")
+@guard(PUBLIC)
 def readyz():
     problems = {}
     if (db_error := _check_database()) is not None:
@@ -59,19 +59,9 @@ def readyz():
     return jsonify({"status": "ready"})
 
 
-def _may_read_metrics() -> bool:
-    token = current_app.config["ONEWINDOW"].metrics_token
-    if token:
-        header = request.headers.get("Authorization", "")
-        given = header[7:].strip() if header[:7].lower() == "bearer " else ""
-        return hmac.compare_digest(given.encode(), token.encode())
-    return request.remote_addr in LOOPBACK and "X-Forwarded-For" not in request.headers
-
-
 @bp.get("/metrics")
+@guard(METRICS)
 def metrics_endpoint():
-    if not _may_read_metrics():
-        raise Forbidden("metrics: send ONEWINDOW_METRICS_TOKEN as a bearer token, or ask from this host")
     from prometheus_client import generate_latest
     from prometheus_client.core import CollectorRegistry
 

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from engine import audit, flags, identity
-from engine.errors import Forbidden, Invalid, OneWindowError, Problem, Unauthorized
-from engine.web import current_actor, login_required, optional_actor, reading, unit_of_work
+from engine import audit, flags, identity, policy
+from engine.access import ADMIN, PUBLIC, guard
+from engine.errors import Invalid, OneWindowError, Problem, Unauthorized
+from engine.web import current_actor, optional_actor, reading, unit_of_work
 
 bp = Blueprint("shell", __name__, template_folder="templates")
 
 
 @bp.get("/")
+@guard(PUBLIC)
 def home():
     actor = optional_actor()
     if actor is None:
         return redirect(url_for("shell.login"))
-    if "front_desk" in actor.groups and "intake_pages.window" in _endpoints():
+    if policy.is_front_desk(actor) and "intake_pages.window" in _endpoints():
         return redirect(url_for("intake_pages.window"))
     return redirect(url_for("worklist_pages.tasks"))
 
@@ -28,6 +30,7 @@ def _endpoints() -> set[str]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@guard(PUBLIC)
 def login():
     error = None
     if request.method == "POST":
@@ -43,6 +46,7 @@ def login():
 
 
 @bp.post("/logout")
+@guard(PUBLIC)
 def logout():
     token = session.pop("token", None)
     if token:
@@ -52,12 +56,10 @@ def logout():
 
 
 @bp.route("/admin/flagged", methods=["GET", "POST"])
-@login_required
+@guard(ADMIN)
 def flagged():
     """Administrators: the flagged cases, each with a form to clear its flag with a note."""
     actor = current_actor()
-    if not actor.is_admin:
-        raise Forbidden("only administrators see flagged cases")
     error, done, status = None, None, 200
     if request.method == "POST":
         case_no = request.form.get("case_no", "")
@@ -76,11 +78,9 @@ AUDIT_PAGE_SIZE = 100
 
 
 @bp.get("/admin/audit")
-@login_required
+@guard(ADMIN)
 def audit_log():
     """Administrators: the audit log with its filters, a page at a time, and a link to export it."""
-    if not current_actor().is_admin:
-        raise Forbidden("only administrators read the audit log")
     query = audit.parse_query(request.args)
     before = request.args.get("before", "")
     if before and not before.isdigit():

@@ -5,9 +5,8 @@ Routes stay thin (STYLE habit 5): parse, call one service function, map errors h
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -101,15 +100,6 @@ def optional_actor() -> Actor | None:
         return current_actor()
     except Unauthorized:
         return None
-
-
-def login_required(fn: Callable) -> Callable:
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        current_actor()
-        return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def json_body(required: bool = True) -> dict[str, Any]:

@@ -16,13 +16,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import cases, clock, events, office
+from engine import cases, clock, events, office, policy
 from engine.db import Database, UnitOfWork
 from engine.errors import Conflict, Invalid, NotFound, Problem
 from engine.identity import Actor
 from engine.models import Case, Task
 from intake import catalog_store
-from intake.applications import FRONT_DESK
 from intake.dates import add_working_days
 from intake.models import Application
 
@@ -142,7 +141,7 @@ def decided_result(session, case_id: int) -> str | None:
 def completion_check(uow: UnitOfWork, case: Case, task: Task, data: dict[str, Any],
                      actor: Actor) -> dict[str, Any] | None:
     """The engine's completion hook: check front-desk tasks of cases that came through intake."""
-    if task.group != FRONT_DESK:
+    if task.group != policy.FRONT_DESK:
         return None
     application = uow.session.scalar(select(Application).where(Application.case_id == case.id))
     if application is None:
@@ -153,7 +152,7 @@ def completion_check(uow: UnitOfWork, case: Case, task: Task, data: dict[str, An
 
 
 def _open_task(session, application: Application, *, issuance: bool) -> Task:
-    stmt = select(Task).where(Task.case_id == application.case_id, Task.group == FRONT_DESK,
+    stmt = select(Task).where(Task.case_id == application.case_id, Task.group == policy.FRONT_DESK,
                               Task.state.in_(cases.OPEN_STATES))
     for task in session.scalars(stmt.order_by(Task.created_at, Task.id)):
         if (task.element_id == application.intake_element) != issuance:

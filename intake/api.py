@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
+from engine.access import CASE, FRONT_DESK, FRONT_DESK_CASE, PUBLIC, guard
 from engine.audit import Purpose
 from engine.errors import Invalid, NotFound, Problem
 from engine.openapi import operation
-from engine.web import audited, client_address, current_actor, json_body, login_required, reading, unit_of_work
+from engine.web import audited, client_address, current_actor, json_body, reading, unit_of_work
 from intake import acceptance, applications, catalog_store, feedback, notice_data, personal, views
 from intake.notices import render_html, render_pdf
 from intake.ratelimit import RateLimiter, SharedRateLimiter
@@ -34,22 +35,24 @@ def _version() -> int | None:
 
 
 @bp.get("/services")
-@operation("The service catalog: every item's guide", tag="services", auth=False)
+@guard(PUBLIC)
+@operation("The service catalog: every item's guide", tag="services")
 def list_services():
     with reading() as s:
         return jsonify([catalog_store.guide(row) for row in catalog_store.current_items(s)])
 
 
 @bp.get("/services/<code>")
+@guard(PUBLIC)
 @operation("One service item's guide (办事指南): materials, limits, fees, visits", tag="services",
-           auth=False, errors=(404,))
+           errors=(404,))
 def get_service(code: str):
     with reading() as s:
         return jsonify(catalog_store.guide(catalog_store.current(s, code)))
 
 
 @bp.post("/applications")
-@login_required
+@guard(FRONT_DESK)
 @operation("Register an application: checks the applicant, reuses materials, starts the case",
            tag="applications", errors=(403, 413, 422),
            body={"service_code": "string", "applicant": {"kind": "string", "id_number": "string",
@@ -66,7 +69,7 @@ def submit():
 
 
 @bp.get("/applications/<case_no>")
-@login_required
+@guard(CASE)
 @operation("An application: applicant (whole only for those handling it, and then recorded in the audit log), "
            "materials, status, notices", tag="applications", errors=(404, 503))
 def get_application(case_no: str):
@@ -80,7 +83,7 @@ def get_application(case_no: str):
 
 
 @bp.post("/cases/<case_no>/acceptance")
-@login_required
+@guard(FRONT_DESK_CASE)
 @operation("The front desk's acceptance decision: accept | reject | correction", tag="applications",
            body={"decision": "string", "reason": "string", "missing": "array", "redirect_office": "string"},
            errors=(403, 404, 409, 422))
@@ -93,7 +96,7 @@ def decide(case_no: str):
 
 
 @bp.post("/cases/<case_no>/materials")
-@login_required
+@guard(FRONT_DESK_CASE)
 @operation("The applicant's corrected materials (delivers materials_resubmitted)", tag="applications",
            body={"materials": "array of {code, file?}"}, errors=(403, 404, 409, 413, 422))
 def resubmit(case_no: str):
@@ -108,7 +111,7 @@ def resubmit(case_no: str):
 
 
 @bp.post("/cases/<case_no>/issuance")
-@login_required
+@guard(FRONT_DESK_CASE)
 @operation("Issue the result at the window: result, certificate_no, delivery, tracking_no, handed_over_at",
            tag="applications", errors=(403, 404, 409, 422),
            body={"result": "string", "certificate_no": "string", "delivery": "string",
@@ -122,7 +125,7 @@ def issue(case_no: str):
 
 
 @bp.get("/cases/<case_no>/notices/<kind>.<fmt>")
-@login_required
+@guard(CASE)
 @operation("A notice as printable HTML or PDF: receipt | acceptance | refusal | correction",
            tag="applications", errors=(404, 503),
            params={"full": "1: print the ID number whole (handlers only; recorded in the audit log)"})
@@ -147,8 +150,9 @@ def _limiter() -> RateLimiter | SharedRateLimiter:
 
 
 @bp.get("/public/cases/<case_no>")
+@guard(PUBLIC)
 @operation("Public progress query (no login): status, stage, promised date; nothing personal",
-           tag="public", auth=False, errors=(404, 429), params={"id_tail": "last 4 characters of the ID number"})
+           tag="public", errors=(404, 429), params={"id_tail": "last 4 characters of the ID number"})
 def public_case(case_no: str):
     _limiter().hit(request.remote_addr or "?")
     with reading() as s:
@@ -159,8 +163,9 @@ def public_case(case_no: str):
 
 
 @bp.post("/public/cases/<case_no>/rating")
+@guard(PUBLIC)
 @operation("Rate a closed case (好差评): 非常满意 | 满意 | 基本满意 | 不满意 | 非常不满意", tag="public",
-           auth=False, errors=(404, 409, 422, 429),
+           errors=(404, 409, 422, 429),
            body={"id_tail": "string", "grade": "string", "comment": "string"})
 def public_rating(case_no: str):
     _limiter().hit(request.remote_addr or "?")

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import cases, clock, events, office
+from engine import cases, clock, events, office, policy
 from engine.db import UnitOfWork
 from engine.errors import Forbidden, Invalid, NotFound, Problem
 from engine.identity import Actor
@@ -24,8 +24,6 @@ from intake.dates import add_working_days
 from intake.identity import validate_applicant
 from intake.models import Applicant, Application, ApplicationMaterial, CatalogItem, Override, StoredFile
 from intake.requests import ApplicationIn, MaterialIn
-
-FRONT_DESK = "front_desk"
 
 
 @dataclass
@@ -46,7 +44,7 @@ class Received:
 
 
 def check_front_desk(actor: Actor) -> None:
-    if not (actor.is_admin or actor.may_work(FRONT_DESK)):
+    if not policy.is_front_desk(actor):
         raise Forbidden("only the front desk (综合窗口) registers applications and materials")
 
 
@@ -173,7 +171,7 @@ def _applicant(session, who, now) -> Applicant:
 
 
 def _first_front_desk_element(session, case: Case) -> str | None:
-    task = session.scalar(select(Task).where(Task.case_id == case.id, Task.group == FRONT_DESK)
+    task = session.scalar(select(Task).where(Task.case_id == case.id, Task.group == policy.FRONT_DESK)
                           .order_by(Task.created_at, Task.id).limit(1))
     return task.element_id if task is not None else None
 

@@ -3,8 +3,9 @@
 Both need the case number and the last four characters of the applicant's number; a wrong pair is
 indistinguishable from a missing case (404), and a client that guesses is slowed by a per-IP window
 (``intake.ratelimit``).
-A bad rating (不满意, 非常不满意) starts the ``bad_review_followup`` process, whose one task goes to the
-department that owns the item; its supervisors see it in their queue.
+A bad rating (不满意, 非常不满意) starts the ``bad_review_followup`` process (as the system: the process names
+no starters, so nobody starts it through the API), whose one task goes to the department that owns the
+item; its supervisors see it in their queue.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from sqlalchemy import select
 from engine import cases, clock, events
 from engine.db import UnitOfWork
 from engine.errors import Conflict, Invalid, NotFound, Problem
-from engine.identity import Actor
+from engine.identity import SYSTEM
 from engine.models import Case
 from intake.models import Application, Rating
 
@@ -31,7 +32,6 @@ GRADES = {
 }
 _BY_LABEL = {label: code for code, (label, _bad) in GRADES.items()}
 FOLLOWUP_PROCESS = "bad_review_followup"
-PUBLIC = Actor("public")
 COMMENT_MAX = 1000
 
 
@@ -78,7 +78,7 @@ def rate(uow: UnitOfWork, case_no: str, id_tail: str | None, grade: Any, comment
             "department": department, "rated_case_no": case_no, "service_code": application.service_code,
             "service_name": application.item.name, "grade": code, "grade_label": label,
             "comment": text or "",
-        }, PUBLIC, service_code=application.service_code, subject=f"差评回访 {case_no}")
+        }, SYSTEM, service_code=application.service_code, subject=f"差评回访 {case_no}")  # the system starts it
         rating.followup_case_no = followup.case_no
     events.record(uow, case.id, "rated", actor="applicant",
                   data={"grade": code, "label": label, "bad": bad, "followup_case_no": rating.followup_case_no})

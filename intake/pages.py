@@ -6,12 +6,13 @@ from __future__ import annotations
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from engine import cases
+from engine import cases, policy
+from engine.access import FRONT_DESK, FRONT_DESK_CASE, guard
 from engine.audit import Purpose
 from engine.errors import Invalid, NotFound
 from engine.models import Task
 from engine.privacy import mask_id_number
-from engine.web import audited, client_address, current_actor, optional_actor, reading, unit_of_work
+from engine.web import audited, client_address, current_actor, reading, unit_of_work
 from intake import acceptance, applications, catalog_store, personal, views
 from intake.identity import ApplicantKind
 from intake.models import Application
@@ -34,25 +35,19 @@ NOTICE_LABELS = {"receipt": "收件凭证", "acceptance": "受理通知书", "re
                  "correction": "补正材料通知书"}
 
 
-@bp.before_request
-def _require_login():
-    if optional_actor() is None:
-        return redirect(url_for("shell.login", next=request.path))
-    return None
-
-
 def _settings():
     return current_app.config["ONEWINDOW"]
 
 
 @bp.get("/")
+@guard(FRONT_DESK)
 def window():
     actor = current_actor()
     with reading() as s:
         items = catalog_store.current_items(s)
         open_rows = s.execute(
             select(Task, Application).join(Application, Application.case_id == Task.case_id)
-            .where(Task.group == applications.FRONT_DESK, Task.state.in_(cases.OPEN_STATES))
+            .where(Task.group == policy.FRONT_DESK, Task.state.in_(cases.OPEN_STATES))
             .order_by(Task.created_at, Task.id).limit(100)).all()
         to_decide = [(t, a) for t, a in open_rows if t.element_id == a.intake_element]
         to_issue = [(t, a) for t, a in open_rows if t.element_id != a.intake_element]
@@ -62,6 +57,7 @@ def window():
 
 
 @bp.get("/lookup")
+@guard(FRONT_DESK)
 def lookup():
     case_no = (request.args.get("case_no") or "").strip()
     if not case_no:
@@ -72,6 +68,7 @@ def lookup():
 
 
 @bp.get("/apply")
+@guard(FRONT_DESK)
 def apply_form():
     code = request.args.get("service", "")
     id_number = (request.args.get("id_number") or "").strip().upper()
@@ -90,6 +87,7 @@ def apply_form():
 
 
 @bp.post("/apply")
+@guard(FRONT_DESK)
 def apply_submit():
     body = from_form(request.form, request.files)
     parsed = parse_application(body, _settings().max_upload_bytes)
@@ -99,6 +97,7 @@ def apply_submit():
 
 
 @bp.get("/cases/<case_no>")
+@guard(FRONT_DESK_CASE)
 def case(case_no: str):
     actor = current_actor()
     with audited() as uow:
@@ -119,6 +118,7 @@ def _form_data(keys: tuple[str, ...]) -> dict:
 
 
 @bp.post("/cases/<case_no>/acceptance")
+@guard(FRONT_DESK_CASE)
 def decide(case_no: str):
     data = _form_data(("decision", "reason", "redirect_office"))
     data["missing"] = request.form.getlist("missing")
@@ -128,6 +128,7 @@ def decide(case_no: str):
 
 
 @bp.post("/cases/<case_no>/issuance")
+@guard(FRONT_DESK_CASE)
 def issue(case_no: str):
     data = _form_data(("result", "certificate_no", "delivery", "tracking_no", "handed_over_at"))
     if "handed_over_at" in data and len(data["handed_over_at"]) == 16:  # <input type=datetime-local>

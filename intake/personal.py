@@ -22,7 +22,7 @@ def subject_ref(applicant: Applicant) -> str:
 def disclose(uow: UnitOfWork, actor: Actor, application: Application, purpose: audit.Purpose,
              client: str | None, detail: str = "") -> bool:
     """Whether ``actor`` sees the applicant's data whole here; when yes, the audit row is recorded."""
-    if not may_see_personal(actor, application):
+    if not may_see_personal(uow.session, actor, application):
         return False
     applicant = application.applicant
     audit.personal_data_shown(uow.session, actor, purpose=purpose, id_number=applicant.id_number,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template, request
 
+from engine.access import PUBLIC, guard
 from engine.errors import Conflict, Invalid, NotFound
 from engine.web import reading, unit_of_work
 from intake import feedback
@@ -19,6 +20,7 @@ def _limit() -> None:
 
 
 @bp.get("/cases")
+@guard(PUBLIC)
 def lookup():
     case_no = (request.values.get("case_no") or "").strip()
     tail = (request.values.get("id_tail") or "").strip()
@@ -36,6 +38,7 @@ def lookup():
 
 
 @bp.post("/cases/<case_no>/rating")
+@guard(PUBLIC)
 def rate(case_no: str):
     _limit()
     tail = request.form.get("id_tail", "")

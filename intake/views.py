@@ -1,5 +1,5 @@
 """An application as the API and the pages show it, with personal data masked for anyone who does
-not handle the case (ID and phone whole only for the front desk, the owning department and admins)."""
+not handle the case (engine.policy.may_see_personal)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,20 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import cases
+from engine import cases, involvement, policy
 from engine.identity import Actor
 from engine.models import Case
 from engine.privacy import mask_id_number, mask_phone
 from intake import acceptance
-from intake.applications import FRONT_DESK
 from intake.models import Application, Override
 from intake.notice_data import available, decisions, due_dates
 from intake.progress import progress
 
 
-def may_see_personal(actor: Actor | None, application: Application) -> bool:
-    """Who may see the applicant's ID and phone whole (ask through ``intake.personal.disclose``,
-    which records the audit row)."""
-    if actor is None:
-        return False
-    return actor.is_admin or actor.may_work(FRONT_DESK) or actor.may_work(application.item.department)
+def may_see_personal(session, actor: Actor | None, application: Application) -> bool:
+    """The policy's answer for this application's case (ask through ``intake.personal.disclose``, which
+    records the audit row)."""
+    return policy.may_see_personal(actor, involvement.case_facts(session, application.case_id))
 
 
 def applicant_dict(application: Application, whole: bool) -> dict[str, Any]:

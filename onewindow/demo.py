@@ -18,19 +18,21 @@ from engine.models import Case, User
 from engine.passwords import DEMO_PASSWORD as PASSWORD
 
 USERS = [
-    # username, display name, groups, supervises, admin, role shown at start-up
-    ("admin", "系统管理员", "", "", True, "administrator: deploys definitions"),
-    ("window1", "综合窗口 张敏", "front_desk", "", False, "front desk (综合窗口)"),
-    ("window2", "综合窗口 李娜", "front_desk", "", False, "front desk (综合窗口)"),
-    ("market1", "市场监管局 王强", "market_dept", "", False, "caseworker, market_dept"),
-    ("market2", "市场监管局 赵磊", "market_dept", "", False, "caseworker, market_dept"),
-    ("health1", "卫健委 陈静", "health_dept", "", False, "caseworker, health_dept"),
-    ("housing1", "住建局 刘洋", "housing_dept", "", False, "caseworker, housing_dept"),
-    ("general1", "综合科 周婷", "general_dept", "", False, "caseworker, general_dept"),
-    ("market_lead", "市场监管局 科长", "", "market_dept", False, "supervisor of market_dept"),
-    ("health_lead", "卫健委 科长", "", "health_dept", False, "supervisor of health_dept"),
+    # username, display name, groups, supervises, admin, roles, role shown at start-up
+    ("admin", "系统管理员", "", "", True, "", "administrator: deploys definitions"),
+    ("window1", "综合窗口 张敏", "front_desk", "", False, "", "front desk (综合窗口)"),
+    ("window2", "综合窗口 李娜", "front_desk", "", False, "", "front desk (综合窗口)"),
+    ("market1", "市场监管局 王强", "market_dept", "", False, "", "caseworker, market_dept (承办)"),
+    ("market2", "市场监管局 赵磊", "market_dept", "", False, "", "caseworker, market_dept (审核)"),
+    ("market3", "市场监管局 孙悦", "market_dept", "", False, "", "caseworker, market_dept (批准)"),
+    ("health1", "卫健委 陈静", "health_dept", "", False, "", "caseworker, health_dept"),
+    ("housing1", "住建局 刘洋", "housing_dept", "", False, "", "caseworker, housing_dept"),
+    ("general1", "综合科 周婷", "general_dept", "", False, "", "caseworker, general_dept"),
+    ("market_lead", "市场监管局 科长", "", "market_dept", False, "", "supervisor of market_dept"),
+    ("health_lead", "卫健委 科长", "", "health_dept", False, "", "supervisor of health_dept"),
     ("director", "中心主任", "", "front_desk,market_dept,health_dept,housing_dept,general_dept", False,
-     "office director (电子监察)"),
+     "office_supervisor", "office director (电子监察, reads every case)"),
+    ("portal", "省政务服务网 接口", "", "", False, "integration", "integration API (starts cases)"),
 ]
 
 
@@ -62,9 +64,10 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
                 "user(s): the demo office (whose password is published) is only seeded into an empty "
                 "database. Serve this one with `onewindow serve`, or point ONEWINDOW_DATABASE_URL / "
                 "ONEWINDOW_INSTANCE_DIR at a new one for the demo.")
-        for username, display, groups, supervises, admin, _role in USERS:
+        for username, display, groups, supervises, admin, roles, _role in USERS:
             identity.add_user(uow.session, username, PASSWORD, groups=groups.split(","),
-                              supervises=supervises.split(","), admin=admin, display_name=display, demo=True)
+                              supervises=supervises.split(","), admin=admin, display_name=display, demo=True,
+                              roles=roles.split(","))
         for bundle in process_bundles(Path(settings.processes_dir)):
             definitions.deploy(uow.session, bundle, actor="demo")
     for hook in app.extensions.get("onewindow.demo_hooks", []):
@@ -75,4 +78,4 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
             for category, subject in (("food", "示范餐饮店"), ("medical", "康宁诊所"), ("catering", "味道小馆")):
                 cases.start_case(uow, "one_window", {"category": category, "applicant_name": subject},
                                  window, subject=subject)
-    return [(u, PASSWORD, role) for u, _d, _g, _s, _a, role in USERS]
+    return [(u, PASSWORD, role) for u, _d, _g, _s, _a, _r, role in USERS]

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine import events
+from engine import events, policy
 from engine.cases import case_by_no
 from engine.db import UnitOfWork
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
@@ -43,7 +43,7 @@ def _running_clock(uow: UnitOfWork, case_no: str) -> tuple[Any, Clock]:
 
 
 def _may_act(actor: Actor, clock: Clock) -> None:
-    if not (actor.is_admin or actor.may_work(clock.group)):
+    if not policy.may_pause_clock(actor, clock.group):
         raise Forbidden(f"only the department handling the case ({clock.group}) may do this")
 
 
@@ -96,7 +96,7 @@ def extend(uow: UnitOfWork, case_no: str, body: dict[str, Any], actor: Actor) ->
     if problems:
         raise Invalid("invalid extension", problems)
     case, clock = _running_clock(uow, case_no)
-    if not actor.supervises_group(clock.group):
+    if not policy.may_extend(actor, clock.group):
         raise Forbidden(f"only a supervisor of {clock.group} may extend this case's time limit")
     if clock.state not in ("running", "paused"):
         raise Conflict(f"the case clock is {clock.state.replace('_', ' ')}")

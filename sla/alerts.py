@@ -12,6 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from engine import clock as engine_clock
+from engine import policy
 from engine.db import UnitOfWork
 from engine.errors import Forbidden, NotFound
 from engine.identity import Actor, members_of, supervisors_of
@@ -188,7 +189,7 @@ def alert_dict(a: Alert) -> dict[str, Any]:
 def visible(session, actor: Actor, state: str | None = None, limit: int = 200) -> list[Alert]:
     """Alerts in the actor's inbox (an administrator sees all)."""
     stmt = select(Alert)
-    if not actor.is_admin:
+    if not policy.sees_every_alert(actor):
         mine = select(AlertDelivery.alert_id).where(AlertDelivery.channel == "inbox",
                                                     AlertDelivery.recipient == actor.username)
         stmt = stmt.where(Alert.id.in_(mine))
@@ -205,7 +206,7 @@ def acknowledge(uow: UnitOfWork, alert_id: int, actor: Actor) -> Alert:
     mine = uow.session.scalar(select(AlertDelivery.id).where(
         AlertDelivery.alert_id == alert_id, AlertDelivery.channel == "inbox",
         AlertDelivery.recipient == actor.username).limit(1))
-    if mine is None and not actor.is_admin and not actor.supervises_group(alert.group):
+    if not policy.may_acknowledge_alert(actor, addressed_to_actor=mine is not None, group=alert.group):
         raise Forbidden("this alert is not addressed to you")
     if alert.state != "acked":
         alert.state, alert.acked_by, alert.acked_at = "acked", actor.username, engine_clock.now()

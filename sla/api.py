@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from engine.access import CASE, SIGNED_IN, guard
 from engine.errors import Invalid, Problem
 from engine.openapi import operation
-from engine.web import current_actor, json_body, login_required, reading, unit_of_work
+from engine.web import current_actor, json_body, reading, unit_of_work
 from sla import actions, alerts, clocks, views
 
 bp = Blueprint("sla_api", __name__, url_prefix="/api")
 
 
 @bp.get("/cases/<case_no>/clock")
-@login_required
+@guard(CASE)
 @operation("A case's clocks: ledger, due dates (promised, statutory), levels, step clocks", tag="sla",
            errors=(404,))
 def case_clock(case_no: str):
@@ -22,7 +23,7 @@ def case_clock(case_no: str):
 
 
 @bp.post("/cases/<case_no>/special-procedures")
-@login_required
+@guard(CASE)
 @operation("Start a special procedure: the case clock pauses until it ends", tag="sla",
            body={"kind": "string", "reason": "string", "expected_working_days": "integer"},
            errors=(403, 404, 409, 422))
@@ -35,7 +36,7 @@ def start_special_procedure(case_no: str):
 
 
 @bp.post("/cases/<case_no>/special-procedures/<int:procedure_id>/end")
-@login_required
+@guard(CASE)
 @operation("End a special procedure: the case clock resumes", tag="sla", errors=(403, 404, 409))
 def end_special_procedure(case_no: str, procedure_id: int):
     with unit_of_work() as uow:
@@ -45,7 +46,7 @@ def end_special_procedure(case_no: str, procedure_id: int):
 
 
 @bp.post("/cases/<case_no>/extensions")
-@login_required
+@guard(CASE)
 @operation("Extend the case's time limit (the department's supervisor, before the deadline)", tag="sla",
            body={"working_days": "integer", "reason": "string"}, errors=(403, 404, 409, 422))
 def extend(case_no: str):
@@ -57,7 +58,7 @@ def extend(case_no: str):
 
 
 @bp.get("/alerts")
-@login_required
+@guard(SIGNED_IN)
 @operation("My alerts (an administrator sees all)", tag="sla", params={"state": "open | acked"})
 def list_alerts():
     state = request.args.get("state") or None
@@ -68,7 +69,7 @@ def list_alerts():
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
-@login_required
+@guard(SIGNED_IN)
 @operation("Acknowledge an alert", tag="sla", errors=(403, 404))
 def ack(alert_id: int):
     with unit_of_work() as uow:

@@ -4,26 +4,28 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from engine.web import current_actor, login_required, reading, unit_of_work
+from engine import policy
+from engine.access import CASE, SIGNED_IN, guard
+from engine.web import current_actor, reading, unit_of_work
 from sla import alerts as alerting
 from sla import clocks, views
 
 bp = Blueprint("sla_pages", __name__, url_prefix="/supervision", template_folder="templates")
 
 
-def _groups():
-    actor = current_actor()
-    return None if actor.is_admin else set(actor.supervises | actor.groups)
+def _groups() -> set[str] | None:
+    scope = policy.supervision_scope(current_actor())
+    return None if scope is None else set(scope)
 
 
 @bp.get("/")
-@login_required
+@guard(SIGNED_IN)
 def alerts_page():
     return redirect(url_for("sla_pages.alerts"))
 
 
 @bp.get("/alerts")
-@login_required
+@guard(SIGNED_IN)
 def alerts():
     state = request.args.get("state", "open")
     with reading() as s:
@@ -32,7 +34,7 @@ def alerts():
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
-@login_required
+@guard(SIGNED_IN)
 def ack(alert_id: int):
     with unit_of_work() as uow:
         alerting.acknowledge(uow, alert_id, current_actor())
@@ -40,7 +42,7 @@ def ack(alert_id: int):
 
 
 @bp.get("/at-risk")
-@login_required
+@guard(SIGNED_IN)
 def at_risk():
     with reading() as s:
         rows = views.at_risk(s, _groups())
@@ -51,7 +53,7 @@ def at_risk():
 
 
 @bp.get("/compliance")
-@login_required
+@guard(SIGNED_IN)
 def compliance():
     with reading() as s:
         rows = views.compliance(s, _groups())
@@ -59,7 +61,7 @@ def compliance():
 
 
 @bp.get("/cases/<case_no>")
-@login_required
+@guard(CASE)
 def case_clock(case_no: str):
     with reading() as s:
         view = views.case_clock_view(s, case_no, clocks.today())

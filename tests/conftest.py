@@ -19,18 +19,20 @@ REDIS_URL = os.environ.get("ONEWINDOW_TEST_REDIS_URL", "redis://127.0.0.1:6379/1
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 DEMO_USERS = [
-    # username, groups, supervises, admin
-    ("admin", "", "", True),
-    ("window1", "front_desk", "", False),
-    ("window2", "front_desk", "", False),
-    ("market1", "market_dept", "", False),
-    ("market2", "market_dept", "", False),
-    ("health1", "health_dept", "", False),
-    ("housing1", "housing_dept", "", False),
-    ("general1", "general_dept", "", False),
-    ("market_lead", "", "market_dept", False),
-    ("health_lead", "", "health_dept", False),
-    ("director", "", "front_desk,market_dept,health_dept,housing_dept,general_dept", False),
+    # username, groups, supervises, admin, roles
+    ("admin", "", "", True, ""),
+    ("window1", "front_desk", "", False, ""),
+    ("window2", "front_desk", "", False, ""),
+    ("market1", "market_dept", "", False, ""),
+    ("market2", "market_dept", "", False, ""),
+    ("market3", "market_dept", "", False, ""),
+    ("health1", "health_dept", "", False, ""),
+    ("housing1", "housing_dept", "", False, ""),
+    ("general1", "general_dept", "", False, ""),
+    ("market_lead", "", "market_dept", False, ""),
+    ("health_lead", "", "health_dept", False, ""),
+    ("director", "", "front_desk,market_dept,health_dept,housing_dept,general_dept", False, "office_supervisor"),
+    ("portal", "", "", False, "integration"),
 ]
 PASSWORD = "test-pass-123"
 
@@ -84,9 +86,9 @@ def sqlite_template(tmp_path_factory) -> Path:
     db = Database(f"sqlite:///{path}")
     migrate.upgrade(db.url, db.engine)
     with db.unit_of_work() as uow:  # argon2 hashing is slow on purpose: hash the test users once
-        for name, groups, supervises, admin in DEMO_USERS:
+        for name, groups, supervises, admin, roles in DEMO_USERS:
             identity.add_user(uow.session, name, PASSWORD, groups=groups.split(","),
-                              supervises=supervises.split(","), admin=admin)
+                              supervises=supervises.split(","), admin=admin, roles=roles.split(","))
     db.dispose()
     return path
 
@@ -117,9 +119,9 @@ def pg_template(pg_url):
     db = Database(_db_url(pg_url, name))
     migrate.upgrade(db.url, db.engine)
     with db.unit_of_work() as uow:
-        for user, groups, supervises, is_admin in DEMO_USERS:
+        for user, groups, supervises, is_admin, roles in DEMO_USERS:
             identity.add_user(uow.session, user, PASSWORD, groups=groups.split(","),
-                              supervises=supervises.split(","), admin=is_admin)
+                              supervises=supervises.split(","), admin=is_admin, roles=roles.split(","))
     db.dispose()
     yield name
     with admin.connect() as c:
@@ -165,9 +167,9 @@ def seed_users(app) -> None:
     from engine import identity
 
     with app.extensions["onewindow.db"].unit_of_work() as uow:
-        for name, groups, supervises, admin in DEMO_USERS:
+        for name, groups, supervises, admin, roles in DEMO_USERS:
             identity.add_user(uow.session, name, PASSWORD, groups=groups.split(","),
-                              supervises=supervises.split(","), admin=admin)
+                              supervises=supervises.split(","), admin=admin, roles=roles.split(","))
 
 
 def deploy_reference(app) -> None:

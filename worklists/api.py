@@ -7,9 +7,10 @@ from pathlib import Path
 from flask import Blueprint, current_app, jsonify, request
 
 from engine import cases
+from engine.access import SIGNED_IN, TASK, guard
 from engine.errors import Invalid, Problem
 from engine.openapi import operation
-from engine.web import current_actor, json_body, login_required, reading, unit_of_work
+from engine.web import current_actor, json_body, reading, unit_of_work
 from worklists import queries, transitions, wire
 from worklists.queries import Filters
 from worklists.reader import list_reader, page_reader
@@ -44,7 +45,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int:
 
 
 @bp.get("")
-@login_required
+@guard(SIGNED_IN)
 @operation("Task list: one keyset page of a view, filtered and sorted", tag="tasks", params=LIST_PARAMS,
            returns={"view": "string", "sort": "string", "items": "array", "next_cursor": "string|null"},
            errors=(422,))
@@ -60,7 +61,7 @@ def list_tasks():
 
 
 @bp.get("/counts")
-@login_required
+@guard(SIGNED_IN)
 @operation("How many tasks each view holds (for the badges), counted up to `cap`", tag="tasks",
            returns={"inbox": "integer", "queue": "integer", "archive": "integer", "team": "integer",
                     "cap": "integer (a count equal to it means 'at least')"})
@@ -72,9 +73,9 @@ def counts():
 
 
 @bp.get("/<task_id>")
-@login_required
+@guard(TASK)
 @operation("One task: its row, form schema, last data of this step (defaults) and allowed actions",
-           tag="tasks", errors=(403, 404))
+           tag="tasks", errors=(404,))
 def show(task_id: str):
     with reading() as s:
         tf = transitions.task_form(s, task_id, current_actor(), bpmn_dir())
@@ -104,7 +105,7 @@ def _version(body: dict) -> int | None:
 
 
 @bp.post("/<task_id>/claim")
-@login_required
+@guard(TASK)
 @operation("Claim a task of your group", tag="tasks", body={"version": "integer (optional)"},
            errors=(403, 404, 409))
 def claim(task_id: str):
@@ -115,7 +116,7 @@ def claim(task_id: str):
 
 
 @bp.post("/<task_id>/unclaim")
-@login_required
+@guard(TASK)
 @operation("Give a claimed task back to the queue", tag="tasks", body={"version": "integer (optional)"},
            errors=(403, 404, 409))
 def unclaim(task_id: str):
@@ -126,7 +127,7 @@ def unclaim(task_id: str):
 
 
 @bp.post("/<task_id>/complete")
-@login_required
+@guard(TASK)
 @operation("Complete a task with its form data (checked against the step's formSchema)", tag="tasks",
            body={"data": "object", "version": "integer (optional)"}, errors=(403, 404, 409, 422))
 def complete(task_id: str):
@@ -139,7 +140,7 @@ def complete(task_id: str):
 
 
 @bp.post("/<task_id>/send-back")
-@login_required
+@guard(TASK)
 @operation("Send the case back to the previous step (退回) along the modelled path, with a reason",
            tag="tasks", body={"reason": "string", "data": "object (optional)", "version": "integer (optional)"},
            errors=(403, 404, 409, 422))
@@ -153,7 +154,7 @@ def send_back(task_id: str):
 
 
 @bp.post("/<task_id>/delegate")
-@login_required
+@guard(TASK)
 @operation("Hand your task to a colleague in the same group", tag="tasks",
            body={"to": "username", "reason": "string (optional)", "version": "integer (optional)"},
            errors=(403, 404, 409, 422))
@@ -167,7 +168,7 @@ def delegate(task_id: str):
 
 
 @bp.post("/<task_id>/reassign")
-@login_required
+@guard(TASK)
 @operation("A supervisor of the group gives the task to one of its members", tag="tasks",
            body={"to": "username", "reason": "string (optional)", "version": "integer (optional)"},
            errors=(403, 404, 409, 422))

@@ -6,10 +6,11 @@ from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from engine import cases, office
-from engine.errors import Conflict, Forbidden, Invalid, NotFound, OneWindowError
+from engine import cases, office, policy
+from engine.access import CASE, SIGNED_IN, TASK, guard
+from engine.errors import Conflict, Forbidden, Invalid, OneWindowError
 from engine.identity import Actor
-from engine.web import current_actor, login_required, optional_actor, reading, unit_of_work
+from engine.web import current_actor, reading, unit_of_work
 from worklists import forms, queries, transitions
 from worklists.api import bpmn_dir
 from worklists.queries import Filters
@@ -45,15 +46,8 @@ def event_label(kind: str) -> str:
     return EVENT_LABELS.get(kind, kind)
 
 
-@bp.before_request
-def _require_login():
-    if optional_actor() is None:
-        return redirect(url_for("shell.login", next=request.path))
-    return None
-
-
 @bp.get("/tasks")
-@login_required
+@guard(SIGNED_IN)
 def tasks():
     actor = current_actor()
     view = request.args.get("view", "queue")
@@ -75,7 +69,7 @@ def tasks():
                            **filters.as_args())
     return render_template("worklists/tasks.html", page=page, badges=badges, views=VIEW_LABELS,
                            sorts=SORT_LABELS, levels=LEVEL_LABELS, next_url=next_url, error=error,
-                           supervisor=bool(actor.supervises), args=request.args, cap=queries.COUNT_CAP)
+                           supervisor=bool(policy.team_groups(actor)), args=request.args, cap=queries.COUNT_CAP)
 
 
 def _render_task(task_id: str, actor: Actor, *, status: int = 200, message: str | None = None,
@@ -126,25 +120,25 @@ def _version() -> int | None:
 
 
 @bp.get("/tasks/<task_id>")
-@login_required
+@guard(TASK)
 def task(task_id: str):
     return _render_task(task_id, current_actor())
 
 
 @bp.post("/tasks/<task_id>/claim")
-@login_required
+@guard(TASK)
 def claim(task_id: str):
     return _act(task_id, lambda uow, actor: transitions.claim(uow, task_id, actor, _version()))
 
 
 @bp.post("/tasks/<task_id>/unclaim")
-@login_required
+@guard(TASK)
 def unclaim(task_id: str):
     return _act(task_id, lambda uow, actor: transitions.unclaim(uow, task_id, actor, _version()))
 
 
 @bp.post("/tasks/<task_id>/complete")
-@login_required
+@guard(TASK)
 def complete(task_id: str):
     actor = current_actor()
     with reading() as s:
@@ -161,7 +155,7 @@ def complete(task_id: str):
 
 
 @bp.post("/tasks/<task_id>/send-back")
-@login_required
+@guard(TASK)
 def send_back(task_id: str):
     reason = request.form.get("reason", "")
     return _act(task_id, lambda uow, a: transitions.send_back(uow, task_id, reason, a, _version(),
@@ -169,34 +163,22 @@ def send_back(task_id: str):
 
 
 @bp.post("/tasks/<task_id>/delegate")
-@login_required
+@guard(TASK)
 def delegate(task_id: str):
     to, reason = request.form.get("to", ""), request.form.get("reason", "")
     return _act(task_id, lambda uow, a: transitions.delegate(uow, task_id, to, a, reason, _version()))
 
 
 @bp.post("/tasks/<task_id>/reassign")
-@login_required
+@guard(TASK)
 def reassign(task_id: str):
     to, reason = request.form.get("to", ""), request.form.get("reason", "")
     return _act(task_id, lambda uow, a: transitions.reassign(uow, task_id, to, a, reason, _version()))
 
 
 @bp.get("/cases/<case_no>")
-@login_required
+@guard(CASE)
 def case(case_no: str):
-    actor = current_actor()
     with reading() as s:
-        row = cases.case_by_no(s, case_no)
-        view = cases.case_view(s, row)
-    if not (actor.is_admin or _involved(actor, view)):
-        raise NotFound(f"no case {case_no}")
+        view = cases.case_view(s, cases.case_by_no(s, case_no))
     return render_template("worklists/case.html", case=view)
-
-
-def _involved(actor: Actor, view: dict) -> bool:
-    """Whoever worked on the case, or may work one of its open steps, may read it."""
-    if any(actor.may_work(t["group"]) for t in view["open_tasks"]):
-        return True
-    return any(e.get("who") == actor.username or actor.may_work((e.get("data") or {}).get("group"))
-               for e in view["history"])

@@ -20,7 +20,7 @@ from sqlalchemy import ColumnElement, Select, and_, bindparam, func, or_, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from engine import office
+from engine import office, policy
 from engine.errors import Invalid, Problem
 from engine.identity import Actor
 from engine.models import Case, Task
@@ -151,7 +151,7 @@ def _view_scope(actor: Actor, view: str, department: str | None) -> tuple[list[s
     """The groups (queue, team) and the task states a view covers."""
     if view in ("inbox", "archive"):
         return [], (("claimed",) if view == "inbox" else ("completed",))
-    groups = actor.visible_groups if view == "queue" else actor.supervises
+    groups = policy.queue_groups(actor) if view == "queue" else policy.team_groups(actor)
     if department is not None:
         groups = groups & {department}
     return sorted(groups), (("open",) if view == "queue" else ("open", "claimed"))

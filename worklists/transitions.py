@@ -1,8 +1,9 @@
 """A task's transitions as a caseworker sees them: claim, unclaim, complete, send back, delegate, reassign.
 
-Each one is a permission check plus one engine state change under the case lock (engine.cases), with
-the optimistic ``version`` the client last saw. Order of answers: 404 no such task, 403 not yours to
-touch, 409 someone else holds or finished it (naming them), 422 bad form data (naming the fields).
+Each one asks the task's state machine (engine.task_state.can) and makes one engine state change under
+the case lock (engine.cases), with the optimistic ``version`` the client last saw. Order of answers:
+404 no such task (or a case the actor may not read), 403 not yours to touch, 409 someone else holds or
+finished it (naming them), 422 bad form data (naming the fields).
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import cases, events, identity
+from engine import cases, events, identity, involvement, policy, task_state
 from engine.db import UnitOfWork
-from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
+from engine.errors import Forbidden, Invalid, NotFound, Problem
 from engine.identity import Actor
 from engine.models import Case, Task
+from engine.task_state import Action
 from worklists import forms
 
 SENT_BACK = "task_sent_back"
@@ -38,13 +40,20 @@ class TaskForm:
 
 
 def visible_task(session: Session, task_id: str, actor: Actor) -> Task:
-    """The task if the actor may see it (its group, or they hold or finished it); 404 / 403 otherwise."""
+    """The task if the actor may read its case (engine.policy); 404 otherwise, as if it did not exist."""
     task = session.get(Task, task_id)
-    if task is None:
+    if task is None or not policy.may_read_case(actor, involvement.case_facts(session, task.case_id)):
         raise NotFound(f"no task {task_id}")
-    if not (actor.may_work(task.group) or actor.username in (task.assignee, task.completed_by)):
-        raise Forbidden(f"task {task_id} belongs to group '{task.group}'")
     return task
+
+
+def _earlier(session: Session, task: Task) -> task_state.EarlierSteps:
+    return involvement.earlier_actors(session, task.case_id, task_state.separated_from(task))
+
+
+def _check(session: Session, task: Task, actor: Actor, action: Action, version: int | None = None) -> None:
+    """Answer 403 / 409 before judging the form (the engine asks again under the lock)."""
+    task_state.can(actor, task, action, earlier=_earlier(session, task), version=version).check()
 
 
 def schema_for(session: Session, task: Task, bpmn_dir: Path) -> dict[str, Any] | None:
@@ -57,22 +66,14 @@ def task_form(session: Session, task_id: str, actor: Actor, bpmn_dir: Path) -> T
     task = visible_task(session, task_id, actor)
     case = session.get(Case, task.case_id)
     schema = schema_for(session, task, bpmn_dir)
-    live = task.state in cases.OPEN_STATES
-    mine = task.assignee == actor.username
-    member = task.group in actor.groups
-    supervisor = actor.supervises_group(task.group)
     rule = forms.send_back_rule(task.properties, schema)
-    free_or_mine = live and (task.state == "open" or mine)
-    allowed = {
-        "claim": live and task.state == "open" and actor.may_work(task.group),
-        "unclaim": live and task.state == "claimed" and mine,
-        "complete": free_or_mine and actor.may_work(task.group),
-        "send_back": free_or_mine and actor.may_work(task.group) and rule is not None,
-        "delegate": live and (mine or (task.state == "open" and member)),
-        "reassign": live and supervisor,
-    }
-    colleagues = [u for u in identity.members_of(session, task.group) if u != actor.username] \
-        if allowed["delegate"] or allowed["reassign"] else []
+    earlier = _earlier(session, task)
+    allowed = task_state.offered(actor, task, earlier=earlier)
+    allowed[Action.SEND_BACK] = allowed[Action.SEND_BACK] and rule is not None
+    colleagues = [u for u in identity.members_of(session, task.group)
+                  if u != actor.username and task_state.separation_refusal(u, task, earlier) is None] \
+        if allowed[Action.DELEGATE] or allowed[Action.REASSIGN] else []
+    live = task.state in cases.OPEN_STATES
     defaults = forms.previous_data(session, task) if live else dict(task.data or {})
     return TaskForm(task, case, schema, defaults, rule, allowed, colleagues)
 
@@ -87,23 +88,13 @@ def unclaim(uow: UnitOfWork, task_id: str, actor: Actor, version: int | None = N
     return cases.unclaim(uow, task_id, actor, version)
 
 
-def _precheck_open(task: Task, actor: Actor) -> None:
-    """Answer 403 / 409 before judging the form (the engine checks again under the lock)."""
-    if not actor.may_work(task.group):
-        raise Forbidden(f"task {task.id} belongs to group '{task.group}'")
-    if task.state == "completed":
-        raise Conflict(f"the task was already completed by {task.completed_by}", holder=task.completed_by)
-    if task.state == "claimed" and task.assignee != actor.username:
-        raise Conflict(f"the task is claimed by {task.assignee}", holder=task.assignee)
-
-
 def complete(uow: UnitOfWork, task_id: str, data: Any, actor: Actor, version: int | None,
              bpmn_dir: Path) -> Case:
     """Complete with form data validated against the step's schema."""
     if not isinstance(data, dict):
         raise Invalid("the form data must be an object", [Problem("expected an object", field="data")])
     task = visible_task(uow.session, task_id, actor)
-    _precheck_open(task, actor)
+    _check(uow.session, task, actor, Action.COMPLETE)
     forms.validate(schema_for(uow.session, task, bpmn_dir), data)
     return cases.complete(uow, task_id, data, actor, version)
 
@@ -112,7 +103,7 @@ def send_back(uow: UnitOfWork, task_id: str, reason: Any, actor: Actor, version:
               bpmn_dir: Path, data: Any = None) -> Case:
     """退回: complete the step along its modelled send-back flow, with the reason in the history."""
     task = visible_task(uow.session, task_id, actor)
-    _precheck_open(task, actor)
+    _check(uow.session, task, actor, Action.SEND_BACK)
     schema = schema_for(uow.session, task, bpmn_dir)
     rule = forms.send_back_rule(task.properties, schema)
     if rule is None:
@@ -128,7 +119,7 @@ def send_back(uow: UnitOfWork, task_id: str, reason: Any, actor: Actor, version:
     payload = {**(data or {}), name: value, "send_back_reason": reason}
     forms.validate(schema, payload, partial=True)
     case = cases.complete(uow, task_id, payload, actor, version,
-                          history={"transition": "send_back", "reason": reason})
+                          history={"transition": "send_back", "reason": reason}, action=Action.SEND_BACK)
     back_to = sorted({t.element_id for t in uow.session.scalars(
         select(Task).where(Task.case_id == case.id, Task.state == "open"))})
     events.record(uow, case.id, SENT_BACK, actor=actor.username, element_id=task.element_id, task_id=task_id,
@@ -152,14 +143,9 @@ def delegate(uow: UnitOfWork, task_id: str, to_user: Any, actor: Actor, reason: 
              version: int | None = None) -> Task:
     """Hand my task (or an open one of my group) to a colleague in the same group."""
     task = visible_task(uow.session, task_id, actor)
+    _check(uow.session, task, actor, Action.DELEGATE)
     to_user = _check_colleague(uow.session, task, to_user, actor)
-
-    def may(t: Task) -> bool:
-        if t.state == "claimed" and t.assignee != actor.username:
-            raise Conflict(f"the task is claimed by {t.assignee}", holder=t.assignee)
-        return t.assignee == actor.username or t.group in actor.groups
-
-    return cases.assign(uow, task_id, actor, to_user, kind="delegated", reason=reason or "", allowed=may,
+    return cases.assign(uow, task_id, actor, to_user, action=Action.DELEGATE, reason=reason or "",
                         expected_version=version)
 
 
@@ -167,8 +153,7 @@ def reassign(uow: UnitOfWork, task_id: str, to_user: Any, actor: Actor, reason: 
              version: int | None = None) -> Task:
     """A supervisor of the task's group gives it to a member of that group, whoever holds it."""
     task = visible_task(uow.session, task_id, actor)
-    if not actor.supervises_group(task.group):
-        raise Forbidden(f"only a supervisor of {task.group} may reassign this task")
+    _check(uow.session, task, actor, Action.REASSIGN)
     to_user = _check_colleague(uow.session, task, to_user, actor)
-    return cases.assign(uow, task_id, actor, to_user, kind="reassigned", reason=reason or "",
-                        allowed=lambda t: actor.supervises_group(t.group), expected_version=version)
+    return cases.assign(uow, task_id, actor, to_user, action=Action.REASSIGN, reason=reason or "",
+                        expected_version=version)

@@ -79,6 +79,8 @@ class ParsedDefinition:
     process_properties: dict[str, str]
     user_tasks: list[UserTaskInfo] = field(default_factory=list)
     messages: set[str] = field(default_factory=set)
+    # message name -> the names its deliverableBy property gives (on the message or where it is caught)
+    message_senders: dict[str, list[str]] = field(default_factory=dict)
 
 
 # --- reading files --------------------------------------------------------------------------------
@@ -147,6 +149,9 @@ def element_properties(node: etree._Element) -> dict[str, str]:
                             namespaces=NS)), None)
         if native:
             merged["candidateGroups"] = native
+    starters = node.get(f"{{{NS['camunda']}}}candidateStarterGroups")  # Camunda 7, on bpmn:process
+    if starters and "candidateStarterGroups" not in merged:
+        merged["candidateStarterGroups"] = starters
     return merged
 
 
@@ -400,6 +405,7 @@ def parse_definition(files: dict[str, bytes], process_id: str | None = None) -> 
         process_properties=element_properties(process_node),
         user_tasks=_user_tasks(specs, parser.lane_names),
         messages=_catch_messages(specs),
+        message_senders=message_senders(docs),
     )
 
 
@@ -466,6 +472,32 @@ def _user_tasks(specs: list[BpmnProcessSpec], lane_names: dict[str, str | None])
                     lane_name=lane_names.get(task_spec.lane),
                 ))
     return tasks
+
+
+def message_senders(docs: list[Document]) -> dict[str, list[str]]:
+    """Who may deliver each message: ``deliverableBy`` on the bpmn:message, on a receive task or on a
+    catch event that references it (merged over the bundle). A message no one names: the system only."""
+    found: dict[str, set[str]] = {}
+    for doc in docs:
+        if doc.kind != "bpmn":
+            continue
+        by_id = {m.get("id"): m for m in doc.root.xpath(".//bpmn:message", namespaces=NS)}
+        for message in by_id.values():
+            if message.get("name"):
+                found.setdefault(message.get("name"), set()).update(_senders(message))
+        for ref in doc.root.xpath(".//*[@messageRef]", namespaces=NS):
+            message = by_id.get(ref.get("messageRef"))
+            if message is None or not message.get("name"):
+                continue
+            # the event definition is a child of the event whose properties the designer set
+            owner = ref.getparent() if etree.QName(ref).localname == "messageEventDefinition" else ref
+            found.setdefault(message.get("name"), set()).update(_senders(owner))
+    return {name: sorted(senders) for name, senders in sorted(found.items()) if senders}
+
+
+def _senders(node: etree._Element) -> set[str]:
+    value = element_properties(node).get("deliverableBy", "")
+    return {n.strip() for n in value.split(",") if n.strip()}
 
 
 def _message_events(specs: list[BpmnProcessSpec]) -> Iterable[MessageEventDefinition]:

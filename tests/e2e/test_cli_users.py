@@ -19,7 +19,7 @@ def test_user_add_then_log_in_and_see_only_own_groups(sqlite_app):
     me = api.get("/api/me").get_json()
     # Then their groups are the ones given, and nothing else
     assert me == {"username": "nurse1", "display_name": "护士甲", "groups": ["health_dept"],
-                  "supervises": [], "admin": False}
+                  "supervises": [], "roles": [], "admin": False}
     # A wrong password is 401 as problem details
     r = sqlite_app.test_client().post("/api/auth/token", json={"username": "nurse1", "password": "nope-nope"})
     assert r.status_code == 401 and r.headers["Content-Type"].startswith("application/problem+json")
@@ -31,6 +31,8 @@ def test_user_add_refuses_bad_input(sqlite_app):
     assert short.exit_code != 0 and "password" in short.output
     bad_group = runner.invoke(args=["user", "add", "nurse3", "--password", "long-enough-1", "--groups", "a b"])
     assert bad_group.exit_code != 0 and "groups" in bad_group.output
+    bad_role = runner.invoke(args=["user", "add", "nurse4", "--password", "long-enough-1", "--roles", "root"])
+    assert bad_role.exit_code != 0 and "roles" in bad_role.output and "'root' is not a role" in bad_role.output
 
 
 def test_user_add_refuses_weak_and_published_passwords_saying_why(sqlite_app):
@@ -65,7 +67,18 @@ def test_the_demo_command_refuses_a_database_that_has_users(sqlite_app):
     result = sqlite_app.test_cli_runner().invoke(cli=main, args=["demo"])
     # Then it is refused with the reason, and nothing was added
     assert result.exit_code != 0
-    assert "already has 11 user(s)" in result.output and "only seeded into an empty database" in result.output
+    assert "already has 13 user(s)" in result.output and "only seeded into an empty database" in result.output
     with db.read() as s:
         assert (s.scalar(sa.select(sa.func.count()).select_from(User)),
                 s.scalar(sa.select(sa.func.count()).select_from(ProcessDefinition))) == before
+
+
+def test_user_add_with_a_role_carries_it_on_the_actor(sqlite_app):
+    # Given an integration account created with --roles
+    runner = sqlite_app.test_cli_runner()
+    result = runner.invoke(args=["user", "add", "gateway", "--password", "long-enough-1", "--roles", "integration"])
+    assert result.exit_code == 0, result.output
+    # When it logs in, Then /api/me names the role
+    api = Api(sqlite_app)
+    api.login("gateway", "long-enough-1")
+    assert api.get("/api/me").get_json()["roles"] == ["integration"]

@@ -27,7 +27,6 @@ T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 DESK = Actor("window1", frozenset({"front_desk"}))
 MARKET = Actor("market1", frozenset({"market_dept"}))
-APPLICANT = Actor("applicant")
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def _complete(db, case_no: str, element_id: str, data: dict, actor: Actor) -> No
 
 def _message(db, case_no: str, name: str, payload: dict) -> None:
     with db.unit_of_work() as uow:
-        cases.deliver_message(uow, case_no, name, payload, APPLICANT)
+        cases.deliver_message(uow, case_no, name, payload, DESK)  # the applicant brings them to the window
 
 
 def _state_bytes(db, case_no: str) -> int:

@@ -202,12 +202,17 @@ def test_bad_requests_get_problem_details(office):
 def test_other_groups_task_is_forbidden_and_double_complete_conflicts(office):
     api, no = start(office, "food")
     task = open_task(api, no, "intake")
+    # a department the case has not reached yet does not even learn that it exists
     r = Api(office, "market1").post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "accept"}})
-    assert r.status_code == 403
+    assert r.status_code == 404
     desk = Api(office, "window1")
     assert desk.post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "accept"}}).status_code == 200
     again = Api(office, "window2").post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "accept"}})
     assert again.status_code == 409 and again.get_json()["holder"] == "window1"
+    # the front desk reads the case, but the department's step is not theirs to complete
+    handle = open_task(api, no, "handle")
+    r = desk.post(f"/api/tasks/{handle['id']}/complete", json={"data": {"outcome": "submit"}})
+    assert r.status_code == 403 and "market_dept" in r.get_json()["detail"]
 
 
 def test_openapi_document_lists_the_routes(office):

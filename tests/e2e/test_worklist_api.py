@@ -60,7 +60,7 @@ def history(app, case_no: str) -> list[dict]:
     return Api(app, "admin").get(f"/api/cases/{case_no}").get_json()["history"]
 
 
-def test_caseworker_sees_only_their_groups_supervisor_also_team_other_group_403(office):
+def test_caseworker_sees_only_their_groups_supervisor_also_team_other_group_404(office):
     # Given one task in the market department and one in the health department
     _, market = at_handle(office, "food")
     _, health = at_handle(office, "medical")
@@ -73,11 +73,11 @@ def test_caseworker_sees_only_their_groups_supervisor_also_team_other_group_403(
     assert ids(Api(office, "director"), "team", sort="case_no") == [market["id"], health["id"]]
     # And a caseworker's team view is empty (they supervise nobody)
     assert ids(market1, "team") == []
-    # When market1 asks for, claims or completes the health task directly: 403
-    assert market1.get(f"/api/tasks/{health['id']}").status_code == 403
-    assert market1.post(f"/api/tasks/{health['id']}/claim").status_code == 403
+    # When market1 asks for, claims or completes the health task directly: 404, as if it did not exist
+    assert market1.get(f"/api/tasks/{health['id']}").status_code == 404
+    assert market1.post(f"/api/tasks/{health['id']}/claim").status_code == 404
     r = market1.post(f"/api/tasks/{health['id']}/complete", json={"data": {"outcome": "submit"}})
-    assert r.status_code == 403
+    assert r.status_code == 404
     assert market1.get(f"/api/tasks/{market['id']}").status_code == 200
 
 
@@ -202,7 +202,7 @@ def test_task_detail_has_schema_defaults_and_allowed_actions(lite):
     assert body["form"]["schema"]["title"] == "承办"
     assert body["form"]["send_back"] is None  # handle has no send-back path
     assert body["allowed"]["claim"] and body["allowed"]["complete"] and not body["allowed"]["send_back"]
-    assert body["colleagues"] == ["market2"]
+    assert body["colleagues"] == ["market2", "market3"]
     assert body["case"]["subject"] == "示范餐饮店"
 
 
@@ -252,13 +252,13 @@ def test_delegate_to_a_colleague_and_reassign_by_supervisor(office):
     assert r.status_code == 422 and r.get_json()["problems"][0]["field"] == "to"
     # someone who does not hold it cannot delegate it: 409 naming the holder
     r = market2.post(f"/api/tasks/{task['id']}/delegate", json={"to": "market2x"})
-    assert r.status_code == 422
+    assert r.status_code == 409 and r.get_json()["holder"] == "market1"
     r = Api(office, "health1").post(f"/api/tasks/{task['id']}/delegate", json={"to": "market2"})
-    assert r.status_code == 403
+    assert r.status_code == 404
     r = market1.post(f"/api/tasks/{task['id']}/delegate", json={"to": "market2", "reason": "休假"})
     assert r.status_code == 200 and r.get_json()["assignee"] == "market2"
-    r = market1.post(f"/api/tasks/{task['id']}/delegate", json={"to": "market1"})
-    assert r.status_code == 422
+    r = market2.post(f"/api/tasks/{task['id']}/delegate", json={"to": "market2"})
+    assert r.status_code == 422 and r.get_json()["problems"][0]["field"] == "to"  # not to oneself
     assert ids(market2, "inbox") == [task["id"]]
     # a caseworker cannot reassign; the group's supervisor can, whoever holds it
     assert market2.post(f"/api/tasks/{task['id']}/reassign", json={"to": "market1"}).status_code == 403

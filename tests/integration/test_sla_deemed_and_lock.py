@@ -47,7 +47,7 @@ def test_deemed_acceptance_starts_the_clock_from_receipt(office_app):
         assert (case.accepted_on, case.due_date, case.sla_level) == (date(2026, 3, 2), date(2026, 3, 9), "red")
         kinds = [e.kind for e in s.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id))]
     assert "deemed_accepted" in kinds and "clock_started" in kinds
-    view = Api(app, "market1").get(f"/api/cases/{no}/clock").get_json()
+    view = Api(app, "window1").get(f"/api/cases/{no}/clock").get_json()
     assert [(e["kind"], e["on"]) for e in view["case_clock"]["ledger"]] == [("started", "2026-03-02")]
     # And the desk's late acceptance does not restart it
     decide(app, no, {"decision": "accept"})

@@ -99,9 +99,11 @@ def test_pause_special_procedure_extension_and_overdue_step(office_app):
     assert view["case_clock"]["state"] == "paused"
     # ... on Fri 03-06 the projected due date has moved by the 2 paused working days (03-05, 03-06)
     assert view["case_clock"]["due_date"] == "2026-04-01"
-    # ... and they arrive on Wed 03-11: 5 working days not counted; 03-30 + 5 crosses Qingming (04-04..06)
-    act(app, "2026-03-11", lambda: market1.post(f"/api/cases/{no}/messages/materials_supplemented",
-                                                json={"payload": {}}))
+    # ... and they arrive at the window on Wed 03-11: 5 working days not counted; 03-30 + 5 crosses
+    # Qingming (04-04..06)
+    r = act(app, "2026-03-11", lambda: window.post(f"/api/cases/{no}/messages/materials_supplemented",
+                                                   json={"payload": {}}))
+    assert r.status_code == 200, r.get_json()
     c = case_row(app, no)
     assert (c.due_date, c.sla_level) == (date(2026, 4, 7), "green")
     handle = task_row(app, no, "handle")

@@ -147,7 +147,10 @@ def test_definition_exposes_lanes_groups_and_step_limits(definition):
     }
     assert tasks["intake"].lane_name == "综合窗口"
     assert definition.process_id == "one_window"
-    assert definition.process_properties == {"promisedWorkingDays": "20"}
+    assert definition.process_properties == {"promisedWorkingDays": "20", "startableBy": "integration",
+                                             "candidateStarterGroups": "front_desk"}
+    assert definition.message_senders == {"materials_resubmitted": ["front_desk"],
+                                          "materials_supplemented": ["front_desk"]}
     assert definition.messages == {"materials_resubmitted", "materials_supplemented"}
     specs = definition.spec.task_specs
     assert specs["accepted"].extensions["properties"] == {"clock": "start"}
