@@ -54,9 +54,11 @@ def test_every_whole_view_writes_one_row_and_masked_views_none(office_app):
     page = browser(office_app, "window1")
     assert rows(office_app) == []
 
-    # When people who may not see the data whole look (another department, a notice not asked whole)
-    masked = [other.get(f"/api/applications/{no}"), other.get(f"/api/cases/{no}/notices/receipt.html?full=1"),
-              window.get(f"/api/cases/{no}/notices/receipt.html"), page.get("/window/")]
+    # When another department looks (engine.policy: not involved, so the case does not exist for them)
+    hidden = [other.get(f"/api/applications/{no}"), other.get(f"/api/cases/{no}/notices/receipt.html?full=1")]
+    assert all(r.status_code == 404 and PERSON_ID not in r.get_data(as_text=True) for r in hidden)
+    # And the front desk opens what is not asked whole (a notice without full=1, the window's lists)
+    masked = [window.get(f"/api/cases/{no}/notices/receipt.html"), page.get("/window/")]
     # Then they see it masked and nothing is written
     assert all(r.status_code == 200 and PERSON_ID not in r.get_data(as_text=True) for r in masked)
     assert rows(office_app) == []
