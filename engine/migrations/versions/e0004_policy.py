@@ -1,14 +1,14 @@
 """policy: user roles, the group or role a case was started under, who may deliver each message
 
-Revision ID: e0003
-Revises: e0002
+Revision ID: e0004
+Revises: e0003
 Create Date: 2026-12-01 09:00:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'e0003'
-down_revision = 'e0002'
+revision = 'e0004'
+down_revision = 'e0003'
 branch_labels = None
 depends_on = None
 
