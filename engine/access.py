@@ -24,7 +24,7 @@ from flask import Flask, current_app, redirect, request, url_for
 from engine import involvement, policy
 from engine.errors import Forbidden, NotFound
 from engine.identity import Actor
-from engine.web import current_actor, optional_actor, reading, wants_json
+from engine.web import current_actor, optional_actor, reading, record_refusal, wants_json
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ def _reads_case(actor: Actor | None, args: dict[str, Any]) -> None:
     with reading() as s:
         _case_id, facts = involvement.case_facts_by_no(s, str(args.get("case_no", "")))
     if not policy.may_read_case(actor, facts):
+        record_refusal("not involved in the case (answered 404)", case_no=facts.case_no)
         raise NotFound(f"no case {args.get('case_no')}")
 
 
@@ -74,6 +75,7 @@ def _reads_task(actor: Actor | None, args: dict[str, Any]) -> None:
     with reading() as s:
         facts = involvement.task_case_facts(s, task_id)
     if not policy.may_read_case(actor, facts):
+        record_refusal("not involved in the task's case (answered 404)", case_no=facts.case_no)
         raise NotFound(f"no task {task_id}")
 
 

@@ -130,20 +130,22 @@ class CookieSessions(SecureCookieSessionInterface):
         return super().open_session(app, request)
 
 
-def _record_refusal(exc: Forbidden) -> None:
-    # After the request's own work rolled back, so in a transaction of its own.
+def record_refusal(why: str, case_no: str | None = None) -> None:
+    """Record a refused permission in the audit log (a security event), in a transaction of its own:
+    the request's own work is refused and rolled back. Every 403 comes here; so does a case the
+    policy hides from someone not involved in it (answered 404)."""
     actor: Actor | None = g.get("actor")
     audit.security_event_now(
         database(), audit.PERMISSION_REFUSED, username=actor.username if actor else None,
-        display_name=actor.display_name if actor else "", client=client_address(),
-        detail=f"{request.method} {request.path}: {exc}")
+        display_name=actor.display_name if actor else "", client=client_address(), case_no=case_no,
+        detail=f"{request.method} {request.path}: {why}")
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OneWindowError)
     def _domain(exc: OneWindowError):
         if isinstance(exc, Forbidden):
-            _record_refusal(exc)
+            record_refusal(str(exc))
         extra: dict[str, Any] = {}
         if isinstance(exc, Invalid):
             extra["problems"] = [p.as_dict() for p in exc.problems]

@@ -57,11 +57,15 @@ def test_every_whole_view_writes_one_row_and_masked_views_none(office_app):
     # When another department looks (engine.policy: not involved, so the case does not exist for them)
     hidden = [other.get(f"/api/applications/{no}"), other.get(f"/api/cases/{no}/notices/receipt.html?full=1")]
     assert all(r.status_code == 404 and PERSON_ID not in r.get_data(as_text=True) for r in hidden)
+    # ... each refusal is a security event naming the case, and nothing personal was shown
+    assert [(r.category, r.event, r.username, r.case_no) for r in rows(office_app)] == [
+        ("security", "permission_refused", "housing1", no)] * 2
+    assert all("answered 404" in r.detail for r in rows(office_app))
     # And the front desk opens what is not asked whole (a notice without full=1, the window's lists)
     masked = [window.get(f"/api/cases/{no}/notices/receipt.html"), page.get("/window/")]
     # Then they see it masked and nothing is written
     assert all(r.status_code == 200 and PERSON_ID not in r.get_data(as_text=True) for r in masked)
-    assert rows(office_app) == []
+    assert rows(office_app, category="personal_data") == []
 
     # When the front desk opens the application, its case page, a full notice, and looks the number up
     shown = [window.get(f"/api/applications/{no}"), page.get(f"/window/cases/{no}"),
@@ -73,7 +77,7 @@ def test_every_whole_view_writes_one_row_and_masked_views_none(office_app):
     assert PERSON_ID in shown[1].get_data(as_text=True) and PHONE in shown[1].get_data(as_text=True)
 
     # Then one row each: who, whose (masked), which case, when, why, from where
-    written = rows(office_app)
+    written = rows(office_app, category="personal_data")
     assert [(r.event, r.detail) for r in written] == [
         ("case_handling", "application API"), ("case_handling", "window case page"),
         ("notice_print", "receipt.pdf"), ("id_lookup", f"materials on file for {FOOD}")]
