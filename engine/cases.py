@@ -95,12 +95,12 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
     ``meta`` is recorded on the case_started event for subscribers (e.g. the service item's limits:
     promised_working_days, statutory_working_days, warning_working_days).
     """
-    data = runtime.validate_data(data)
     definition = definition or latest(uow.session, process_id)
     started_as = policy.starting_as(actor, policy.starters(definition.properties))
-    if started_as is None:
+    if started_as is None:  # who may, before what they sent: 403 comes before 422
         allowed = ", ".join(sorted(policy.starters(definition.properties))) or "the system only"
         raise Forbidden(f"you may not start process '{definition.process_id}' (started by: {allowed})")
+    data = runtime.validate_data(data)
     loaded = _spec(uow.session, definition.id)
     wf = runtime.new_workflow(loaded, data)
     now = clock.now()

@@ -49,14 +49,14 @@ def _may_act(actor: Actor, clock: Clock) -> None:
 
 def start_special_procedure(uow: UnitOfWork, case_no: str, body: dict[str, Any], actor: Actor) -> SpecialProcedure:
     """Pause the case clock for a special procedure (听证, 检验, 检测, 鉴定, 专家评审 ...)."""
+    case, clock = _running_clock(uow, case_no)
+    _may_act(actor, clock)  # who may, before what they sent: 403 comes before 422
     problems: list[Problem] = []
     kind = _text(body.get("kind"), "kind", problems, 64)
     reason = _text(body.get("reason"), "reason", problems)
     expected = _whole(body.get("expected_working_days"), "expected_working_days", required=False, problems=problems)
     if problems:
         raise Invalid("invalid special procedure", problems)
-    case, clock = _running_clock(uow, case_no)
-    _may_act(actor, clock)
     if clock.state not in ("running", "paused"):
         raise Conflict(f"the case clock is {clock.state.replace('_', ' ')}")
     today = clocks.today()
@@ -73,10 +73,10 @@ def start_special_procedure(uow: UnitOfWork, case_no: str, body: dict[str, Any],
 
 def end_special_procedure(uow: UnitOfWork, case_no: str, procedure_id: int, actor: Actor) -> SpecialProcedure:
     case, clock = _running_clock(uow, case_no)
+    _may_act(actor, clock)
     proc = uow.session.get(SpecialProcedure, procedure_id)
     if proc is None or proc.case_id != case.id:
         raise NotFound(f"no special procedure {procedure_id} on case {case_no}")
-    _may_act(actor, clock)
     if proc.ended_on is not None:
         raise Conflict(f"the special procedure ended on {proc.ended_on}")
     today = clocks.today()
@@ -90,14 +90,14 @@ def end_special_procedure(uow: UnitOfWork, case_no: str, procedure_id: int, acto
 
 def extend(uow: UnitOfWork, case_no: str, body: dict[str, Any], actor: Actor) -> Clock:
     """Extend the case clock: the department's supervisor only, and only by the due date."""
+    case, clock = _running_clock(uow, case_no)
+    if not policy.may_extend(actor, clock.group):
+        raise Forbidden(f"only a supervisor of {clock.group} may extend this case's time limit")
     problems: list[Problem] = []
     days = _whole(body.get("working_days"), "working_days", required=True, problems=problems)
     reason = _text(body.get("reason"), "reason", problems)
     if problems:
         raise Invalid("invalid extension", problems)
-    case, clock = _running_clock(uow, case_no)
-    if not policy.may_extend(actor, clock.group):
-        raise Forbidden(f"only a supervisor of {clock.group} may extend this case's time limit")
     if clock.state not in ("running", "paused"):
         raise Conflict(f"the case clock is {clock.state.replace('_', ' ')}")
     today = clocks.today()
