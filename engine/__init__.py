@@ -2,10 +2,30 @@
 
 
 def init_app(app) -> None:
-    from engine import access, api, cli, ops, outbox, pages, web  # noqa: F401 - outbox declares its actor
+    from engine import (  # noqa: F401 - outbox declares its actor
+        access,
+        api,
+        cli,
+        csrf,
+        headers,
+        inputs,
+        ops,
+        outbox,
+        pages,
+        scheduler,
+        throttle,
+        web,
+    )
 
     access.init_app(app)
     web.register_error_handlers(app)
+    # First of all, before the access check too: sizes are set before anything reads the body, and
+    # nothing reads the database with text it cannot hold
+    app.before_request_funcs.setdefault(None, []).insert(0, inputs.check_request)
+    csrf.init_app(app)
+    headers.init_app(app)
+    app.extensions.setdefault("engine.sign_in_limits", throttle.Limits())
+    scheduler.on_tick("engine.sign_in_counters", _prune_sign_in_counters)
     app.session_interface = web.CookieSessions()
     # Pages link to features only when those are installed (the shell must not import them).
     app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions})
@@ -13,3 +33,10 @@ def init_app(app) -> None:
     app.register_blueprint(pages.bp)
     ops.init_app(app)
     cli.register(app)
+
+
+def _prune_sign_in_counters(db, now) -> dict:
+    from engine import throttle
+
+    with db.unit_of_work() as uow:
+        return {"forgotten": throttle.prune(uow.session, now, throttle.Limits())}

@@ -7,22 +7,35 @@ from flask import Blueprint, Response, jsonify, request, url_for
 from engine import audit, cases, clock, definitions, flags, identity, office
 from engine.access import ADMIN, CASE, DELIVERS_MESSAGE, PUBLIC, SIGNED_IN, STARTS_CASE, guard
 from engine.errors import Invalid, Problem
+from engine.inputs import accepts_uploads
 from engine.openapi import document, operation
-from engine.web import audited, client_address, current_actor, json_body, reading, unit_of_work
+from engine.web import audited, bearer_token, client_address, current_actor, json_body, reading, sign_in, unit_of_work
 
 bp = Blueprint("engine_api", __name__, url_prefix="/api")
 
 
 @bp.post("/auth/token")
 @guard(PUBLIC)
-@operation("Exchange username and password for a bearer token", tag="auth",
-           body={"username": "string", "password": "string"}, returns={"token": "string"})
+@operation("Exchange username and password for a bearer token (failed attempts are throttled: 429 "
+           "with Retry-After)", tag="auth",
+           body={"username": "string", "password": "string"}, returns={"token": "string"}, errors=(422, 429))
 def token():
     body = json_body()
-    with unit_of_work() as uow:
-        user = identity.authenticate(uow.session, str(body.get("username", "")), str(body.get("password", "")))
-        value = identity.issue_token(uow.session, user)
+    fields = {name: body.get(name, "") for name in ("username", "password")}
+    wrong = [Problem("must be a string", field=name) for name, value in fields.items() if not isinstance(value, str)]
+    if wrong:
+        raise Invalid("username and password are strings", wrong)
+    value = sign_in(fields["username"], fields["password"])
     return jsonify({"token": value, "token_type": "Bearer"})
+
+
+@bp.post("/auth/logout")
+@guard(SIGNED_IN)
+@operation("Revoke the bearer token this request carries (sign out)", tag="auth")
+def logout():
+    with unit_of_work() as uow:
+        identity.revoke_token(uow.session, bearer_token() or "")
+    return "", 204
 
 
 @bp.get("/me")
@@ -49,6 +62,7 @@ def _uploaded_files() -> dict[str, bytes]:
 
 @bp.post("/definitions")
 @guard(ADMIN)
+@accepts_uploads
 @operation("Deploy a BPMN file (with its DMN and called processes)", tag="definitions",
            body="BPMN XML or multipart 'file' fields", returns={"process_id": "string", "version": "integer"},
            errors=(403, 422))

@@ -80,6 +80,22 @@ class Conflict(OneWindowError):
         self.holder = holder
 
 
+class TooManyRequests(OneWindowError):
+    """Asked too often: try again after ``retry_after`` seconds (sent as the Retry-After header)."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, message: str, retry_after: int | None = None):
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class TooLarge(OneWindowError):
+    status = 413
+    title = "Content too large"
+
+
 @dataclass
 class ProblemList:
     problems: list[Problem] = field(default_factory=list)

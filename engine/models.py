@@ -278,3 +278,16 @@ class SchedulerRun(Base):
     seconds: Mapped[float] = mapped_column(Float)
     errors: Mapped[int] = mapped_column(Integer, default=0)
     hook_seconds: Mapped[dict[str, float]] = mapped_column(JSONType, default=dict)  # e.g. the SLA sweep
+
+
+class SignInCounter(Base):
+    """Failed sign-ins counted per key (an account at one client, one client, one account) in a
+    window, shared by every web process; engine/throttle.py explains the keys and the limits."""
+
+    __tablename__ = "sign_in_counters"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an account's slowed attempts
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an account at a known client

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from engine import audit, flags, identity, policy
+from engine import audit, flags, policy
 from engine.access import ADMIN, PUBLIC, guard
-from engine.errors import Invalid, OneWindowError, Problem, Unauthorized
-from engine.web import current_actor, optional_actor, reading, unit_of_work
+from engine.errors import Invalid, OneWindowError, Problem, TooManyRequests, Unauthorized
+from engine.web import current_actor, optional_actor, reading, sign_in, sign_out, unit_of_work
 
 bp = Blueprint("shell", __name__, template_folder="templates")
 
@@ -32,26 +32,28 @@ def _endpoints() -> set[str]:
 @bp.route("/login", methods=["GET", "POST"])
 @guard(PUBLIC)
 def login():
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
         try:
-            with unit_of_work() as uow:
-                user = identity.authenticate(uow.session, request.form.get("username", ""),
-                                             request.form.get("password", ""))
-                session["token"] = identity.issue_token(uow.session, user)
+            token = sign_in(request.form.get("username", ""), request.form.get("password", ""))
+            session.clear()  # nothing of the anonymous session (its CSRF token) carries over
+            session["token"] = token
             return redirect(url_for("shell.home"))
         except Unauthorized:
-            error = "用户名或密码错误 / wrong username or password"
-    return render_template("login.html", error=error), (401 if error else 200)
+            error, status = "用户名或密码错误 / wrong username or password", 401
+        except TooManyRequests as exc:
+            error, status, headers = str(exc), 429, {"Retry-After": str(exc.retry_after or 60)}
+    timed_out = session.pop("timed_out", False)
+    return render_template("login.html", error=error, timed_out=timed_out), status, headers
 
 
 @bp.post("/logout")
 @guard(PUBLIC)
 def logout():
+    actor = optional_actor()
     token = session.pop("token", None)
     if token:
-        with unit_of_work() as uow:
-            identity.revoke_token(uow.session, token)
+        sign_out(token, actor, "signed out on the pages")
     return redirect(url_for("shell.login"))
 
 

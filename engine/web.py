@@ -16,9 +16,10 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from engine import audit
+from engine import audit, clock, identity, throttle
+from engine.csrf import UNSAFE_METHODS
 from engine.db import Database, UnitOfWork
-from engine.errors import Conflict, Forbidden, Invalid, OneWindowError, Problem, Unauthorized
+from engine.errors import Conflict, Forbidden, Invalid, OneWindowError, Problem, TooManyRequests, Unauthorized
 from engine.identity import Actor, cached_actor_for_token
 
 log = logging.getLogger(__name__)
@@ -75,11 +76,38 @@ def problem(status: int, title: str, detail: str = "", **extra: Any):
     return response
 
 
-def _load_actor() -> Actor | None:
+def bearer_token() -> str | None:
+    """The request's ``Authorization: Bearer`` token, if it has one."""
     header = request.environ.get("HTTP_AUTHORIZATION", "")  # the header, without building request.headers
-    token = header[7:].strip() if header[:7].lower() == "bearer " else None
-    if token is None:
-        token = session.get("token")
+    return (header[7:].strip() or None) if header[:7].lower() == "bearer " else None
+
+
+def _session_token() -> str | None:
+    """The token of the page session, unless the session has been idle too long (then it is revoked).
+
+    A state-changing API call never signs in with the cookie: that needs the bearer header, which
+    is why the API needs no CSRF token (engine/csrf.py).
+    """
+    if request.path.startswith("/api/") and request.method in UNSAFE_METHODS:
+        return None
+    token = session.get("token")
+    if not token:
+        return None
+    now = clock.now().timestamp()
+    idle = current_app.config["ONEWINDOW"].session_idle_minutes * 60
+    seen = session.get("seen", now)
+    if now - seen > idle:
+        sign_out(token, None, f"page session idle for more than {idle // 60} minutes")
+        session.clear()
+        session["timed_out"] = True
+        return None
+    if now - seen >= 60 or "seen" not in session:  # a new cookie at most once a minute
+        session["seen"] = int(now)
+    return token
+
+
+def _load_actor() -> Actor | None:
+    token = bearer_token() or _session_token()
     if not token:
         return None
     db = database()
@@ -102,6 +130,43 @@ def optional_actor() -> Actor | None:
         return None
 
 
+def sign_in(username: str, password: str) -> str:
+    """Check a password under the failed sign-in throttle (engine/throttle.py); returns a new token.
+
+    The attempt is counted and committed first, so every process sees it and a refused attempt
+    costs no Argon2 hash. Failures and refusals are security events in the audit log. Raises
+    TooManyRequests or Unauthorized.
+    """
+    limits: throttle.Limits = current_app.extensions["engine.sign_in_limits"]
+    address = client_address()
+    client = throttle.client_key(address)
+    now = clock.now()
+    try:
+        with unit_of_work() as uow:
+            throttle.admit(uow.session, username, client, now, limits)
+    except TooManyRequests as exc:
+        audit.security_event_now(database(), audit.LOGIN_THROTTLED, username=username, client=address,
+                                 detail=str(exc))
+        raise
+    try:
+        with unit_of_work() as uow:
+            user = identity.authenticate(uow.session, username, password)
+            throttle.forgive(uow.session, username, client, now)
+            return identity.issue_token(uow.session, user)
+    except Unauthorized:
+        audit.security_event_now(database(), audit.LOGIN_FAILED, username=username, client=address)
+        raise
+
+
+def sign_out(token: str, actor: Actor | None, why: str) -> None:
+    """Revoke ``token`` and record it in the audit log."""
+    with unit_of_work() as uow:
+        identity.revoke_token(uow.session, token)
+        audit.security_event(uow.session, audit.TOKEN_REVOKED, username=actor.username if actor else None,
+                             display_name=actor.display_name if actor else "", client=client_address(),
+                             detail=why)
+
+
 def json_body(required: bool = True) -> dict[str, Any]:
     data = request.get_json(silent=True)
     if data is None:
@@ -121,13 +186,20 @@ def wants_json() -> bool:
 class CookieSessions(SecureCookieSessionInterface):
     """Flask's signed-cookie sessions, minus the signing set-up on requests that carry no session
     cookie (every API call with a bearer token): those get an empty session at once, and a request
-    with no Cookie header at all does not even have its cookies parsed."""
+    with no Cookie header at all does not even have its cookies parsed.
+
+    The cookie is ``Secure`` whenever the request came over HTTPS, as the server saw it or as the
+    trusted proxies say (ONEWINDOW_TRUSTED_PROXIES), so it is never sent back over plain HTTP.
+    """
 
     def open_session(self, app: Flask, request):  # type: ignore[override]
         if app.secret_key and ("HTTP_COOKIE" not in request.environ
                                or self.get_cookie_name(app) not in request.cookies):
             return self.session_class()
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.is_secure
 
 
 def record_refusal(why: str, case_no: str | None = None) -> None:
@@ -156,7 +228,10 @@ def register_error_handlers(app: Flask) -> None:
 
             return render_template("error.html", status=exc.status, title=exc.title, detail=str(exc),
                                    problems=extra.get("problems", [])), exc.status
-        return problem(exc.status, exc.title, str(exc), **extra)
+        response = problem(exc.status, exc.title, str(exc), **extra)
+        if isinstance(exc, TooManyRequests) and exc.retry_after:
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
 
     @app.errorhandler(StaleDataError)
     def _stale(exc: StaleDataError):

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, current_app, jsonify, request, url_for
 from engine.access import CASE, FRONT_DESK, FRONT_DESK_CASE, PUBLIC, guard
 from engine.audit import Purpose
 from engine.errors import Invalid, NotFound, Problem
+from engine.inputs import accepts_uploads
 from engine.openapi import operation
 from engine.web import audited, client_address, current_actor, json_body, reading, unit_of_work
 from intake import acceptance, applications, catalog_store, feedback, notice_data, personal, views
@@ -53,6 +54,7 @@ def get_service(code: str):
 
 @bp.post("/applications")
 @guard(FRONT_DESK)
+@accepts_uploads
 @operation("Register an application: checks the applicant, reuses materials, starts the case",
            tag="applications", errors=(403, 413, 422),
            body={"service_code": "string", "applicant": {"kind": "string", "id_number": "string",
@@ -97,6 +99,7 @@ def decide(case_no: str):
 
 @bp.post("/cases/<case_no>/materials")
 @guard(FRONT_DESK_CASE)
+@accepts_uploads
 @operation("The applicant's corrected materials (delivers materials_resubmitted)", tag="applications",
            body={"materials": "array of {code, file?}"}, errors=(403, 404, 409, 413, 422))
 def resubmit(case_no: str):

@@ -10,6 +10,7 @@ from engine import cases, policy
 from engine.access import FRONT_DESK, FRONT_DESK_CASE, guard
 from engine.audit import Purpose
 from engine.errors import Invalid, NotFound
+from engine.inputs import accepts_uploads
 from engine.models import Task
 from engine.privacy import mask_id_number
 from engine.web import audited, client_address, current_actor, reading, unit_of_work
@@ -88,6 +89,7 @@ def apply_form():
 
 @bp.post("/apply")
 @guard(FRONT_DESK)
+@accepts_uploads
 def apply_submit():
     body = from_form(request.form, request.files)
     parsed = parse_application(body, _settings().max_upload_bytes)

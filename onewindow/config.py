@@ -32,6 +32,8 @@
 | ONEWINDOW_METRICS_DIR | (unset: `serve` makes a temporary one) | one directory per machine, shared |
 | ONEWINDOW_METRICS_TOKEN | (unset: /metrics only from this host) | the bearer token Prometheus sends |
 | ONEWINDOW_LOG_FORMAT | text | json: one JSON object a line (personal data masked either way) |
+| ONEWINDOW_SESSION_IDLE_MINUTES | 30 | a page session idle this long is signed out (等保 session time-out) |
+| ONEWINDOW_MAX_JSON_BYTES | 1048576 | the largest body of a request that is not an upload (413 past it) |
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ class Settings:
     metrics_dir: str | None = None
     metrics_token: str | None = None
     log_format: str = "text"
+    session_idle_minutes: int = 30
+    max_json_bytes: int = 1024 * 1024
 
     def __post_init__(self) -> None:
         if not self.database_url:

@@ -7,6 +7,7 @@ CI=true it fails instead (the services must be there).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -251,3 +252,39 @@ def api_as(any_app):
         return Api(any_app, username)
 
     return make
+
+
+class Browser:
+    """The pages as a browser uses them: open a page, then post its form with the CSRF token the page
+    carried and an Origin header naming the app's own site (``client`` is the browser's address)."""
+
+    TOKEN = re.compile(rb'name="csrf_token" value="([^"]+)"')
+
+    def __init__(self, app, client: str = "127.0.0.1"):
+        self.app = app
+        self.client = app.test_client()
+        self.environ = {"REMOTE_ADDR": client}
+        self.token: str | None = None
+
+    def get(self, url, **kw):
+        r = self.client.get(url, environ_base=self.environ, **kw)
+        found = self.TOKEN.search(r.get_data())
+        if found:
+            self.token = found.group(1).decode()
+        return r
+
+    def post(self, url, data=None, **kw):
+        """Submit a form of the page opened last (its token is added unless ``data`` has one)."""
+        data = dict(data or {})
+        if self.token is not None:
+            data.setdefault("csrf_token", self.token)
+        headers = {"Origin": "http://localhost", **kw.pop("headers", {})}
+        return self.client.post(url, data=data, headers=headers, environ_base=self.environ, **kw)
+
+    def login(self, username: str, password: str = PASSWORD):
+        """Sign in through the login form; like a browser, open the page it sends you to."""
+        self.get("/login")
+        r = self.post("/login", data={"username": username, "password": password})
+        if r.status_code == 302:
+            self.get(r.headers["Location"], follow_redirects=True)
+        return r

@@ -389,6 +389,7 @@ def complete_user_task(wf: BpmnWorkflow, task_id: str, data: dict[str, Any]) -> 
 
 
 def deliver_message(wf: BpmnWorkflow, name: str, payload: Any) -> StepResult:
+    check_size(payload, "payload")
     if name not in waiting_messages(wf):
         raise Conflict(f"the case is not waiting for message '{name}'")
     event = BpmnEvent(MessageEventDefinition(name), payload)
@@ -480,6 +481,19 @@ def _jsonable(value):
     return str(value)
 
 
+# What one start, completion or message may add to a case: form fields and short texts. Files go to
+# the materials store, never into case data; the whole state is watched separately (prune.LIMITS).
+MAX_DATA_BYTES = 256 * 1024
+
+
+def check_size(value: Any, field_name: str) -> None:
+    """Raise Invalid when ``value`` takes more than MAX_DATA_BYTES as JSON."""
+    size = len(json.dumps(value, ensure_ascii=False, default=str).encode())
+    if size > MAX_DATA_BYTES:
+        raise Invalid(f"{field_name} is too large",
+                      [Problem(f"{size} bytes as JSON; at most {MAX_DATA_BYTES}", field=field_name)])
+
+
 def validate_data(data: Any, field_name: str = "data") -> dict[str, Any]:
     if not isinstance(data, dict):
         raise Invalid("data must be a JSON object", [Problem("must be an object", field=field_name)])
@@ -489,6 +503,7 @@ def validate_data(data: Any, field_name: str = "data") -> dict[str, Any]:
             "data keys must be identifiers",
             [Problem(f"'{k}' is not a valid variable name", field=f"{field_name}.{k}") for k in bad],
         )
+    check_size(data, field_name)
     return data
 
 

@@ -8,15 +8,15 @@ import sqlalchemy as sa
 
 from engine import clock, identity
 from engine.identity import ActorCache
-from tests.conftest import PASSWORD, Api
+from tests.conftest import PASSWORD, Api, Browser
 
 
 def _login_with_the_form(app, username: str):
-    client = app.test_client()
-    r = client.post("/login", data={"username": username, "password": PASSWORD})
+    browser = Browser(app)
+    r = browser.login(username)
     assert r.status_code == 302, r.data
-    with client.session_transaction() as sess:
-        return client, sess["token"]
+    with browser.client.session_transaction() as sess:
+        return browser, sess["token"]
 
 
 def _me(app, token: str):

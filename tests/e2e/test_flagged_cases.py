@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from engine.spiff import prune
-from tests.conftest import Api, deploy_reference
+from tests.conftest import Api, Browser, deploy_reference
 
 
 def _flagged_case(app, monkeypatch) -> str:
@@ -60,8 +60,8 @@ def test_others_neither_see_nor_clear_flags(sqlite_app, monkeypatch, user):
 
 def test_the_flagged_cases_page_clears_a_flag(sqlite_app, monkeypatch):
     no = _flagged_case(sqlite_app, monkeypatch)
-    web = sqlite_app.test_client()
-    assert web.post("/login", data={"username": "admin", "password": "test-pass-123"}).status_code == 302
+    web = Browser(sqlite_app)
+    assert web.login("admin").status_code == 302
     page = web.get("/admin/flagged").get_data(as_text=True)
     assert no in page and "异常案件" in page
     r = web.post("/admin/flagged", data={"case_no": no, "note": ""})
@@ -69,6 +69,6 @@ def test_the_flagged_cases_page_clears_a_flag(sqlite_app, monkeypatch):
     r = web.post("/admin/flagged", data={"case_no": no, "note": "已核查"})
     assert r.status_code == 200 and "没有被标记的案件" in r.get_data(as_text=True)
     # a caseworker is refused the page
-    other = sqlite_app.test_client()
-    other.post("/login", data={"username": "market1", "password": "test-pass-123"})
+    other = Browser(sqlite_app)
+    other.login("market1")
     assert other.get("/admin/flagged").status_code == 403

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from engine import clock
-from tests.conftest import PASSWORD, Api
+from tests.conftest import Api, Browser
 from tests.e2e.intake_helpers import (
     FOOD,
     MONDAY,
@@ -33,9 +33,9 @@ def office_app(sqlite_app):
     clock.set_default(None)
 
 
-def browser(app, username: str):
-    client = app.test_client()
-    r = client.post("/login", data={"username": username, "password": PASSWORD})
+def browser(app, username: str) -> Browser:
+    client = Browser(app)
+    r = client.login(username)
     assert r.status_code == 302, r.get_data(as_text=True)[:300]
     return client
 
@@ -99,7 +99,7 @@ def test_lists_mask_and_only_handlers_see_the_whole_number(office_app):
 def test_the_applicants_page_shows_progress_and_takes_a_rating(office_app):
     no = apply(office_app, SOLE_TRADER, kind="person", id_number=PERSON_ID, name="王小明",
                phone="13912345678")["case_no"]
-    anon = office_app.test_client()
+    anon = Browser(office_app)
     page = anon.get(f"/public/cases?case_no={no}&id_tail={PERSON_ID[-4:]}")
     text = page.get_data(as_text=True)
     assert page.status_code == 200 and "已收件，待受理" in text and "受理审查" in text
