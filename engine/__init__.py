@@ -17,6 +17,9 @@ def init_app(app) -> None:
         web,
     )
 
+    # Before any route is added: an <int:...> id past what an id column holds matches no route (404),
+    # instead of reaching the database as an overflow
+    app.url_map.converters["int"] = inputs.IdConverter
     access.init_app(app)
     web.register_error_handlers(app)
     # First of all, before the access check too: sizes are set before anything reads the body, and

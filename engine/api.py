@@ -31,11 +31,12 @@ def token():
 
 @bp.post("/auth/logout")
 @guard(SIGNED_IN)
-@operation("Revoke the bearer token this request carries (sign out)", tag="auth")
+@operation("Revoke the bearer token this request carries (sign out)", tag="auth",
+           returns={"signed_out": "boolean"})
 def logout():
     with unit_of_work() as uow:
         identity.revoke_token(uow.session, bearer_token() or "")
-    return "", 204
+    return jsonify({"signed_out": True})
 
 
 @bp.get("/me")
@@ -65,7 +66,7 @@ def _uploaded_files() -> dict[str, bytes]:
 @accepts_uploads
 @operation("Deploy a BPMN file (with its DMN and called processes)", tag="definitions",
            body="BPMN XML or multipart 'file' fields", returns={"process_id": "string", "version": "integer"},
-           errors=(403, 422))
+           errors=(403, 413, 422), media=("application/xml", "multipart/form-data"))
 def deploy():
     actor = current_actor()
     files = _uploaded_files()

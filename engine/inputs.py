@@ -21,14 +21,24 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import current_app, request
+from werkzeug.routing import IntegerConverter, Map
 
 from engine.errors import Invalid, Problem
 
 MAX_DEPTH = 32
+MAX_ID = 2**31 - 1
 MAX_INTEGER = 2**53
 MAX_PROBLEMS = 20
 _IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 _IN_LINE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in a route: 0 to 2**31 - 1, what an id column (INTEGER) holds."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
 
 
 def accepts_uploads(view: Callable) -> Callable:
@@ -96,10 +106,11 @@ def _problems() -> Iterable[Problem]:
         yield from _walk_json(_json_body())
     elif request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         for name, values in request.form.lists():
+            name = name or ""  # a multipart part may come without a name
             yield from filter(None, [_text_problem(name, name, _IN_LINE)])
             yield from filter(None, (_text_problem(v, name, _IN_TEXT) for v in values))
         for name, upload in request.files.items(multi=True):
-            yield from filter(None, [_text_problem(upload.filename or "", name, _IN_LINE)])
+            yield from filter(None, [_text_problem(upload.filename or "", name or "", _IN_LINE)])
 
 
 def check_request() -> None:

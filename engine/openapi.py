@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -10,18 +11,39 @@ from engine.access import rule_of
 _operations: list[dict[str, Any]] = []
 
 
+_TYPES = ("string", "integer", "number", "boolean", "object", "array", "null")
+
+
 def _schema(shape: Any) -> dict[str, Any]:
+    """A JSON schema from a route's short description of a shape.
+
+    A dict is an object of those properties; a string names its type first: ``"integer"``,
+    ``"string|null"``, ``"integer (optional)"``, ``"array of {code, file?}"`` (the rest is the
+    description); ``"username"`` and other words that are not types are strings so described.
+    """
     if isinstance(shape, dict):
         return {"type": "object", "properties": {k: _schema(v) for k, v in shape.items()}}
-    if isinstance(shape, str) and shape in ("string", "integer", "number", "boolean", "object", "array"):
-        return {"type": shape}
-    return {"description": str(shape)}
+    text = str(shape)
+    types = [t for t in text.split(" ", 1)[0].split("|") if t in _TYPES]
+    if not types:
+        return {"type": "string", "description": text}
+    rest = text.split(" ", 1)[1].strip() if " " in text else ""
+    schema: dict[str, Any] = {"type": types[0] if len(types) == 1 else types}
+    if "integer" in types:
+        schema.update(minimum=-(2**53), maximum=2**53)  # what any JSON body may carry (engine/inputs.py)
+    if rest:
+        schema["description"] = rest
+    return schema
 
 
 def operation(summary: str, *, tag: str, body: Any = None, returns: Any = None,
-              errors: tuple[int, ...] = (), params: dict[str, str] | None = None) -> Callable:
+              errors: tuple[int, ...] = (), params: dict[str, str] | None = None,
+              media: tuple[str, ...] = ("application/json",)) -> Callable:
     """Describe a route for the OpenAPI document; the path and method come from the URL map, and
-    whether it needs a bearer token from the access rule the route declares (engine.access)."""
+    whether it needs a bearer token from the access rule the route declares (engine.access).
+
+    ``media`` names the body's content types: JSON by default; a file route names its own.
+    """
 
     def decorate(fn: Callable) -> Callable:
         op: dict[str, Any] = {"summary": summary, "tags": [tag], "operationId": fn.__name__,
@@ -32,7 +54,7 @@ def operation(summary: str, *, tag: str, body: Any = None, returns: Any = None,
             op["responses"][str(code)] = {"description": "problem details",
                                           "content": {"application/problem+json": {}}}
         if body is not None:
-            op["requestBody"] = {"content": {"application/json": {"schema": _schema(body)}}}
+            op["requestBody"] = {"content": {m: {"schema": _media_schema(m, body)} for m in media}}
         if params:
             op["parameters"] = [{"name": k, "in": "query", "schema": {"type": "string"}, "description": v}
                                 for k, v in params.items()]
@@ -40,6 +62,22 @@ def operation(summary: str, *, tag: str, body: Any = None, returns: Any = None,
         return fn
 
     return decorate
+
+
+def _media_schema(media: str, body: Any) -> dict[str, Any]:
+    if media == "application/json":
+        return _schema(body)
+    if media == "multipart/form-data":
+        return {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}},
+                "description": str(body)}
+    return {"type": "string", "description": str(body)}
+
+
+def _path_parameter(rule: Any, name: str) -> dict[str, Any]:
+    integer = re.search(rf"<int(\([^)]*\))?:{name}>", rule.rule) is not None
+    schema: dict[str, Any] = ({"type": "integer", "minimum": 0, "maximum": 2**31 - 1} if integer
+                              else {"type": "string"})
+    return {"name": name, "in": "path", "required": True, "schema": schema}
 
 
 def document() -> dict[str, Any]:
@@ -65,8 +103,7 @@ def document() -> dict[str, Any]:
                 entry["security"] = [{"bearer": []}]
             entry["operationId"] = f"{rule.endpoint}.{method.lower()}"
             params = list(entry.get("parameters", []))
-            params += [{"name": a, "in": "path", "required": True, "schema": {"type": "string"}}
-                       for a in sorted(rule.arguments)]
+            params += [_path_parameter(rule, a) for a in sorted(rule.arguments)]
             if params:
                 entry["parameters"] = params
             paths.setdefault(path, {})[method.lower()] = entry
@@ -95,10 +132,11 @@ def markdown_reference(doc: dict[str, Any]) -> str:
             lines.append(f"### `{method} {path}`")
             lines.append("")
             lines.append(op.get("summary", ""))
-            body = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-            if body:
+            content = op.get("requestBody", {}).get("content", {})
+            for media, entry in content.items():
                 lines.append("")
-                lines.append(f"Body: `{_shape(body)}`")
+                prefix = "Body" if media == "application/json" else f"Body ({media})"
+                lines.append(f"{prefix}: `{_shape(entry.get('schema', {}))}`")
             query = [p for p in op.get("parameters", []) if p["in"] == "query"]
             if query:
                 lines.append("")
@@ -111,4 +149,6 @@ def markdown_reference(doc: dict[str, Any]) -> str:
 def _shape(schema: dict[str, Any]) -> str:
     if schema.get("type") == "object" and "properties" in schema:
         return "{" + ", ".join(f"{k}: {_shape(v)}" for k, v in schema["properties"].items()) + "}"
-    return schema.get("type") or schema.get("description", "")
+    kind = schema.get("type", "")
+    kind = "|".join(kind) if isinstance(kind, list) else kind
+    return " ".join(p for p in (kind, schema.get("description", "")) if p)

@@ -223,14 +223,14 @@ def register_error_handlers(app: Flask) -> None:
             extra["problems"] = [p.as_dict() for p in exc.problems]
         if isinstance(exc, Conflict) and exc.holder:
             extra["holder"] = exc.holder
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) and exc.retry_after else {}
         if not wants_json():
             from flask import render_template
 
             return render_template("error.html", status=exc.status, title=exc.title, detail=str(exc),
-                                   problems=extra.get("problems", [])), exc.status
+                                   problems=extra.get("problems", [])), exc.status, headers
         response = problem(exc.status, exc.title, str(exc), **extra)
-        if isinstance(exc, TooManyRequests) and exc.retry_after:
-            response.headers["Retry-After"] = str(exc.retry_after)
+        response.headers.update(headers)
         return response
 
     @app.errorhandler(StaleDataError)

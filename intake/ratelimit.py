@@ -11,21 +11,19 @@ process's own window instead of failing the applicant, and the outage is logged.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 import uuid
 from collections import deque
 
 from engine.broker import redis_client
-from engine.errors import OneWindowError
+from engine.errors import TooManyRequests  # re-exported: the public pages' callers catch it from here
+
+__all__ = ["RateLimiter", "SharedRateLimiter", "TooManyRequests"]
 
 log = logging.getLogger(__name__)
 MESSAGE = "查询过于频繁，请稍后再试 / too many requests, try again later"
-
-
-class TooManyRequests(OneWindowError):
-    status = 429
-    title = "Too many requests"
 
 
 class RateLimiter:
@@ -47,7 +45,7 @@ class RateLimiter:
             while window and window[0] <= now - self.seconds:
                 window.popleft()
             if len(window) >= self.limit:
-                raise TooManyRequests(MESSAGE)
+                raise TooManyRequests(MESSAGE, retry_after=max(1, math.ceil(window[0] + self.seconds - now)))
             window.append(now)
 
 
@@ -94,5 +92,5 @@ class SharedRateLimiter:
                 log.warning("rate limit: Redis unreachable (%s); counting in this process", exc)
             self._local.hit(key)
             return
-        if not counted:
-            raise TooManyRequests(MESSAGE)
+        if not counted:  # the script does not say when the window frees: at the latest, a window from now
+            raise TooManyRequests(MESSAGE, retry_after=math.ceil(self.seconds))

@@ -17,12 +17,14 @@ from sla.ledger import Extended, check_extension
 from sla.models import Clock, SpecialProcedure
 from sla.subscribers import hold, release
 
+MAX_WORKING_DAYS = 365  # more than a year is a mistake, and would run past the calendar's data anyway
+
 
 def _whole(value: Any, field: str, *, required: bool, problems: list[Problem]) -> int | None:
     if value is None and not required:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        problems.append(Problem("a whole number of working days >= 1", field=field))
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_WORKING_DAYS:
+        problems.append(Problem(f"a whole number of working days, 1 to {MAX_WORKING_DAYS}", field=field))
         return None
     return value
 

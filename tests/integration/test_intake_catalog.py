@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from tests.conftest import ROOT, Api
 
@@ -64,13 +65,18 @@ def test_demo_hook_loads_the_catalog_and_submits_applications(sqlite_app):
     from onewindow import demo
 
     sqlite_app.config["ONEWINDOW"].processes_dir = str(ROOT / "bpmn/processes")
+    with sqlite_app.extensions["onewindow.db"].engine.begin() as conn:  # the demo wants a database without users
+        conn.execute(text("DELETE FROM users"))
     demo.seed(sqlite_app)
-    demo.seed(sqlite_app)  # idempotent
+    with pytest.raises(demo.NotAnEmptyDatabase):  # never twice: the second finds the demo's own users
+        demo.seed(sqlite_app)
     with sqlite_app.extensions["onewindow.db"].read() as s:
         case_nos = list(s.scalars(select(Application.case_no).order_by(Application.id)))
         assert len(case_nos) == 3
     # the second demo application reuses the first one's licence and ID proof
-    view = Api(sqlite_app, "window1").get(f"/api/applications/{case_nos[1]}").get_json()
+    desk = Api(sqlite_app)
+    desk.login("window1", demo.PASSWORD)
+    view = desk.get(f"/api/applications/{case_nos[1]}").get_json()
     assert {m["code"] for m in view["materials"] if m["source"] == "reused"} == {"business_licence", "id_card"}
     assert view["status"] == "correction"
     assert Path(sqlite_app.config["ONEWINDOW"].upload_dir).is_dir()
