@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from engine import audit, cases, clock, definitions, flags, identity, office
+from engine import audit, cases, clock, definitions, flags, office
 from engine.access import ADMIN, CASE, DELIVERS_MESSAGE, PUBLIC, SIGNED_IN, STARTS_CASE, guard
 from engine.errors import Invalid, Problem
 from engine.inputs import accepts_uploads
 from engine.openapi import document, operation
-from engine.web import audited, bearer_token, client_address, current_actor, json_body, reading, sign_in, unit_of_work
+from engine.web import (
+    audited,
+    bearer_token,
+    client_address,
+    current_actor,
+    json_body,
+    reading,
+    sign_in,
+    sign_out,
+    unit_of_work,
+)
 
 bp = Blueprint("engine_api", __name__, url_prefix="/api")
 
@@ -34,8 +44,7 @@ def token():
 @operation("Revoke the bearer token this request carries (sign out)", tag="auth",
            returns={"signed_out": "boolean"})
 def logout():
-    with unit_of_work() as uow:
-        identity.revoke_token(uow.session, bearer_token() or "")
+    sign_out(bearer_token() or "", current_actor(), "signed out over the API")
     return jsonify({"signed_out": True})
 
 

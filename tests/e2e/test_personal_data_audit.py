@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from engine import audit, clock
 from engine.models import AuditEntry
-from tests.conftest import PASSWORD, Api
+from tests.conftest import Api, Browser
 from tests.e2e.intake_helpers import FOOD, MONDAY, ORG_ID, PERSON_ID, SOLE_TRADER, apply, setup_office, travel
 
 PHONE = "13912345678"
@@ -37,9 +37,9 @@ def rows(app, **where) -> list[AuditEntry]:
         return list(s.scalars(stmt))
 
 
-def browser(app, username: str):
-    client = app.test_client()
-    assert client.post("/login", data={"username": username, "password": PASSWORD}).status_code == 302
+def browser(app, username: str) -> Browser:
+    client = Browser(app)
+    assert client.login(username).status_code == 302
     return client
 
 

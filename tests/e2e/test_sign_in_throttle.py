@@ -6,8 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import select
 
 from engine import clock, identity, throttle
+from engine.models import AuditEntry
 from tests.conftest import PASSWORD, make_app
 
 GUESSER = "10.1.1.1"
@@ -39,6 +41,12 @@ def hashes(monkeypatch) -> list[str]:
     calls: list[str] = []
     monkeypatch.setattr(identity, "_hasher", _CountingHasher(identity._hasher, calls))
     return calls
+
+
+def _events(app) -> list[tuple[str, str | None, str | None]]:
+    with app.extensions["onewindow.db"].read() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.category == "security").order_by(AuditEntry.id))
+        return [(r.event, r.username, r.client) for r in rows]
 
 
 def test_thirty_wrong_passwords_get_429_without_hashing_and_another_user_signs_in(pg_app, hashes):
@@ -123,6 +131,9 @@ def test_the_login_page_is_throttled_too(sqlite_app):
         page = browser.login("window1", PASSWORD)
         assert page.status_code == 429 and int(page.headers["Retry-After"]) > 0
         assert "登录尝试过于频繁" in page.get_data(as_text=True)
+    # and each failure and each refusal is a security event in the audit log, naming the client
+    failed, throttled = ("login_failed", "window1", GUESSER), ("login_throttled", "window1", GUESSER)
+    assert _events(sqlite_app) == [failed, failed, throttled, throttled]
 
 
 def test_logout_over_the_api_revokes_the_bearer_token(any_app):
@@ -136,6 +147,8 @@ def test_logout_over_the_api_revokes_the_bearer_token(any_app):
     # Then the token is refused from the very next request, logging out again included
     assert client.get("/api/me", headers=auth).status_code == 401
     assert client.post("/api/auth/logout", headers=auth).status_code == 401
+    # And the sign-out is in the audit log
+    assert ("token_revoked", "window1", "127.0.0.1") in _events(any_app)
 
 
 def test_a_client_is_its_address_or_its_ipv6_64():
