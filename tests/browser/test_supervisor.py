@@ -30,13 +30,16 @@ def test_supervisor_acknowledges_and_follows_a_case(office_app, live_server, pag
     assert page.locator("#alerts tr[data-alert]").count() == 1
     assert "market_lead" in page.locator("#alerts tr[data-alert]").first.inner_text()
     # The at-risk page lists the late case by department, not the one decided on time
-    page.click("text=临期与超期")
+    with page.expect_navigation():  # the page is read once the click's navigation is done
+        page.click("text=临期与超期")
     assert late in page.content() and on_time not in page.content()
     # The compliance chart draws one bar per month, department and service
-    page.click("text=按时办结率")
+    with page.expect_navigation():  # the page is read once the click's navigation is done
+        page.click("text=按时办结率")
     assert page.locator("#compliance-chart rect").count() == 2
     # The case's ledger, from the alerts inbox link
     page.goto(f"{live_server.url}/supervision/alerts?state=all")
-    page.click(f"#alerts >> text={late}")
+    with page.expect_navigation():  # the page is read once the click's navigation is done
+        page.click(f"#alerts >> text={late}")
     assert page.locator("#ledger tr").count() == 2  # header + started
     assert "2026-03-30" in page.content()
