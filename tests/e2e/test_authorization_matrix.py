@@ -16,6 +16,7 @@ supervisor (market_lead); the director (office-wide supervisor); an administrato
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ ROLES = ("anonymous", "applicant", "front_desk", "owner", "other_dept", "supervi
 USERS = {"front_desk": "window1", "owner": "market1", "other_dept": "health1", "supervisor": "market_lead",
          "director": "director", "admin": "admin", "integration": "portal"}
 L = "L"  # 302 to the log-in page
+CSRF_FIELD = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,7 @@ TABLE: dict[tuple[str, str], tuple] = {
     # --- the kernel's API
     ("engine_api.token", "POST"): (R(json=CREDENTIALS), 200, 200, 200, 200, 200, 200, 200, 200, 200),
     ("engine_api.me", "GET"): (R(), 401, 401, 200, 200, 200, 200, 200, 200, 200),
+    ("engine_api.logout", "POST"): (R(), 401, 401, 200, 200, 200, 200, 200, 200, 200),
     ("engine_api.deploy", "POST"): (R(), 401, 401, 403, 403, 403, 403, 403, 422, 403),
     ("engine_api.list_definitions", "GET"): (R(), 401, 401, 200, 200, 200, 200, 200, 200, 200),
     ("engine_api.start_case", "POST"): (R(json={"process_id": "one_window", "data": {"__class__": 1}}),
@@ -207,9 +210,13 @@ def call(office, endpoint: str, method: str, request: R, role: str):
     client = app.test_client()
     headers = {}
     user_token = office["tokens"].get(role)
-    if user_token and endpoint == "shell.logout":
+    if user_token and endpoint in ("shell.logout", "engine_api.logout"):
         with app.extensions["onewindow.db"].unit_of_work() as uow:  # logging out revokes: not the shared one
             user_token = identity.issue_token(uow.session, identity.get_user(uow.session, USERS[role]))
+    if not path.startswith("/api/") and method not in ("GET", "HEAD"):
+        # a page's form as the browser posts it: with the CSRF token the page carried (engine/csrf.py)
+        found = CSRF_FIELD.search(client.get("/login").get_data(as_text=True))
+        form = {**(form or {}), "csrf_token": found.group(1)}
     if user_token and path.startswith("/api/"):
         headers["Authorization"] = f"Bearer {user_token}"
     elif user_token:
@@ -261,7 +268,13 @@ def test_another_department_gets_404_as_if_the_case_did_not_exist(office, path):
     missing = call_path(office, "other_dept", path.format(no=nothing))
     # Then health1 gets the same 404 for both: nothing tells that the real one exists
     assert real.status_code == missing.status_code == 404
-    assert real.get_data(as_text=True).replace(no, nothing) == missing.get_data(as_text=True)
+    # (the pages' logout form carries a CSRF token of each session's own, which tells nothing)
+    assert _without_csrf_token(real.get_data(as_text=True).replace(no, nothing)) == \
+        _without_csrf_token(missing.get_data(as_text=True))
+
+
+def _without_csrf_token(page: str) -> str:
+    return CSRF_FIELD.sub('name="csrf_token" value=""', page)
 
 
 def call_path(office, role: str, path: str):
