@@ -222,6 +222,10 @@ def figures(db) -> list:
                                    labels=["level"])
     with db.read() as s:
         rows = s.execute(select(Alert.level, Alert.state, func.count()).group_by(Alert.level, Alert.state)).all()
+        # a step clock still running for a task that has ended never stops and turns red later: a
+        # handler missed an event (what issue 13's false escalations came from); 0 is the only good value
+        orphaned = s.scalar(select(func.count()).select_from(Clock).join(Task, Task.id == Clock.step).where(
+            Clock.state.in_(("running", "paused")), Task.state.in_(("completed", "cancelled"))))
     totals: dict[str, int] = {}
     opened: dict[str, int] = {}
     for level, state, count in rows:
@@ -231,4 +235,7 @@ def figures(db) -> list:
     for level in ("yellow", "red"):
         raised.add_metric([level], totals.get(level, 0))
         still_open.add_metric([level], opened.get(level, 0))
-    return [raised, still_open]
+    stray = GaugeMetricFamily("onewindow_sla_step_clocks_running_for_ended_tasks",
+                              "Step clocks still running although their task has ended (should be 0)",
+                              value=orphaned or 0)
+    return [raised, still_open, stray]
