@@ -84,7 +84,7 @@ def deploy():
                                     process_id=request.args.get("process_id"))
     status = 201 if result.created else 200
     return jsonify({"process_id": result.process_id, "version": result.version,
-                    "created": result.created}), status
+                    "created": result.created, "warnings": [p.as_dict() for p in result.warnings]}), status
 
 
 @bp.get("/definitions")

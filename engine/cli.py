@@ -10,47 +10,64 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from engine import clock, definitions, identity
-from engine.errors import DefinitionInvalid, OneWindowError
+from engine.errors import DefinitionInvalid, OneWindowError, Problem
 from engine.lint import lint as lint_files
 from engine.policy import ROLES
 from engine.scheduler import tick as run_tick
+from engine.spiff.documents import is_bpmn_name
 
 
 def _db():
     return current_app.extensions["onewindow.db"]
 
 
-def bundles(paths: tuple[str, ...]) -> list[dict[str, bytes]]:
-    """One bundle per BPMN file: that file first, then every other file given (DMN, called processes)."""
+def bundles(paths: tuple[str, ...], process_id: str | None = None) -> list[dict[str, bytes]]:
+    """One bundle per BPMN file (``.bpmn``, ``.bpmn2``, ``.bpmn20.xml``): that file first, then every
+    other file given (DMN, called processes). With ``--process`` only the file holding it is a main."""
     files: dict[str, bytes] = {}
     for p in paths:
         path = Path(p)
         if not path.is_file():
             raise click.ClickException(f"{p}: no such file")
         files[path.name] = path.read_bytes()
-    mains = [n for n in files if n.endswith(".bpmn")]
+    mains = [n for n in files if is_bpmn_name(n)]
     if not mains:
-        raise click.ClickException("give at least one .bpmn file")
+        raise click.ClickException("give at least one BPMN file (.bpmn, .bpmn2 or .bpmn20.xml)")
+    if process_id is not None:
+        holding = [n for n in mains if f'id="{process_id}"'.encode() in files[n]]
+        mains = holding[:1] or mains[:1]
     return [{m: files[m], **{n: c for n, c in files.items() if n != m}} for m in mains]
+
+
+def _say(problem: Problem, main: str) -> None:
+    """``file:line [element] message``, a warning marked as one."""
+    where = f"{problem.file or main}:{problem.line or '-'} [{problem.element_id or '-'}]"
+    click.echo(f"{where} {'warning: ' if problem.is_warning else ''}{problem.message}", err=True)
+
+
+PROCESS_OPTION = click.option("--process", "process_id", default=None,
+                              help="the process id, for a file with several executable processes")
 
 
 @click.command("deploy")
 @click.argument("paths", nargs=-1, required=True)
+@PROCESS_OPTION
 @with_appcontext
-def deploy_command(paths: tuple[str, ...]) -> None:
+def deploy_command(paths: tuple[str, ...], process_id: str | None) -> None:
     """Deploy BPMN files (give their DMN and called processes too)."""
     failed = False
-    for bundle in bundles(paths):
+    for bundle in bundles(paths, process_id):
         main = next(iter(bundle))
         try:
             with _db().unit_of_work() as uow:
-                result = definitions.deploy(uow.session, bundle, actor="cli")
+                result = definitions.deploy(uow.session, bundle, actor="cli", process_id=process_id)
         except DefinitionInvalid as exc:
             failed = True
             for problem in exc.problems:
-                click.echo(f"{problem.file or main}:{problem.line or '-'}: [{problem.element_id or '-'}] "
-                           f"{problem.message}", err=True)
+                _say(problem, main)
             continue
+        for problem in result.warnings:
+            _say(problem, main)
         verb = "deployed" if result.created else "unchanged"
         click.echo(f"{main}: {verb} {result.process_id} version {result.version}")
     if failed:
@@ -59,19 +76,20 @@ def deploy_command(paths: tuple[str, ...]) -> None:
 
 @click.command("lint")
 @click.argument("paths", nargs=-1, required=True)
-def lint_command(paths: tuple[str, ...]) -> None:
-    """Check BPMN/DMN files without deploying; exits 1 listing every problem."""
-    count = 0
-    for bundle in bundles(paths):
+@PROCESS_OPTION
+def lint_command(paths: tuple[str, ...], process_id: str | None) -> None:
+    """Check BPMN/DMN files without deploying; exits 1 listing every problem (warnings too)."""
+    count = warnings = 0
+    for bundle in bundles(paths, process_id):
         main = next(iter(bundle))
-        for problem in lint_files(bundle):
-            count += 1
-            click.echo(f"{problem.file or main}:{problem.line or '-'}: [{problem.element_id or '-'}] "
-                       f"{problem.message}", err=True)
+        for problem in lint_files(bundle, process_id):
+            warnings += problem.is_warning
+            count += not problem.is_warning
+            _say(problem, main)
     if count:
-        click.echo(f"{count} problem(s)", err=True)
+        click.echo(f"{count} problem(s), {warnings} warning(s)", err=True)
         sys.exit(1)
-    click.echo("ok")
+    click.echo(f"ok, {warnings} warning(s)" if warnings else "ok")
 
 
 user_cli = AppGroup("user", help="Manage users.")

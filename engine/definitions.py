@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
-from engine.errors import DefinitionInvalid, NotFound
-from engine.lint import lint
+from engine.errors import DefinitionInvalid, NotFound, Problem
+from engine.lint import errors, lint
 from engine.models import ProcessDefinition
 from engine.spiff.parser import parse_definition
 from engine.spiff.runtime import SERIALIZER_VERSION, spec_to_json
@@ -22,6 +22,7 @@ class DeployResult:
     version: int
     created: bool
     definition_id: int
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def content_hash(files: dict[str, bytes]) -> str:
@@ -42,8 +43,9 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = Non
     Raises DefinitionInvalid listing every problem found.
     """
     problems = lint(files, process_id)
-    if problems:
-        raise DefinitionInvalid(f"{len(problems)} problem(s) in the definition", problems)
+    if errors(problems):
+        raise DefinitionInvalid(f"{len(errors(problems))} problem(s) in the definition", problems)
+    warnings = [p for p in problems if p.is_warning]
     parsed = parse_definition(files, process_id)
     digest = content_hash(files)
     existing = session.scalar(
@@ -52,7 +54,7 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = Non
         )
     )
     if existing is not None:
-        return DeployResult(existing.process_id, existing.version, False, existing.id)
+        return DeployResult(existing.process_id, existing.version, False, existing.id, warnings)
     last = session.scalar(
         select(func.max(ProcessDefinition.version)).where(ProcessDefinition.process_id == parsed.process_id)
     )
@@ -71,7 +73,7 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = Non
     )
     session.add(definition)
     session.flush()
-    return DeployResult(definition.process_id, definition.version, True, definition.id)
+    return DeployResult(definition.process_id, definition.version, True, definition.id, warnings)
 
 
 def latest(session: Session, process_id: str) -> ProcessDefinition:

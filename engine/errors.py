@@ -18,6 +18,11 @@ class Problem:
     line: int | None = None
     file: str | None = None
     field: str | None = None
+    severity: str | None = None  # None: an error; "warning": reported, never refused
+
+    @property
+    def is_warning(self) -> bool:
+        return self.severity == "warning"
 
     def __str__(self) -> str:
         where = ":".join(str(p) for p in (self.file, self.line) if p)

@@ -1,8 +1,9 @@
-"""Lint a process bundle: every problem at once, each with file, line and element id.
+"""Lint a process bundle: every problem of every stage at once, each with file, line and element id.
 
-Deploy runs this first, so a designer sees the whole list rather than one error per attempt. The last
-step is the real parse (:func:`engine.spiff.parser.parse_definition`), so an empty list means the
-bundle parses.
+Deploy runs this first, so a designer sees the whole list rather than one error per attempt: the XML
+Schema, the FEEL/JUEL compile, what the engine ignores (warnings) or cannot run, the conventions, the
+scripts, and Spiff's own parse (:func:`engine.spiff.parser.parse_documents`), which runs even when
+earlier checks failed. No error means the bundle parses.
 """
 
 from __future__ import annotations
@@ -15,22 +16,26 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
-from engine.errors import DefinitionInvalid, Problem
+from engine.errors import Problem
 from engine.policy import STARTER_PROPERTIES, names
+from engine.spiff import people
+from engine.spiff.dialects import translate
 from engine.spiff.parser import (
     CONDITIONAL_GATEWAYS,
     NS,
     Document,
     element_properties,
+    executable_processes,
     load_documents,
     owner_id,
-    parse_definition,
+    parse_documents,
     preflight_problems,
     property_sources,
     tidy_message,
     timer_elements,
     timer_expression,
 )
+from engine.spiff.unsupported import ignored_warnings, neutralize_jobs, service_task_problems
 from engine.task_state import SEPARATE_FROM
 
 CLOCK_VALUES = ("start", "stop", "pause")
@@ -40,27 +45,64 @@ ScriptCheck = Callable[[str, bool], list[str]]
 
 
 def lint(files: dict[str, bytes], process_id: str | None = None) -> list[Problem]:
-    """Every problem in the bundle; an empty list means :func:`parse_definition` succeeds."""
+    """Every problem of the bundle, of every stage at once, warnings among them (``is_warning``);
+    no error means :func:`parse_definition` succeeds."""
     docs, problems = load_documents(files)
     check = _script_checker()
     for doc in docs:
-        problems += schema_problems(doc)
+        problems += schema_problems(doc)  # the file as the modeler saved it
+    breaking = translate(docs)  # these (and the preflight's) break Spiff's parse too
+    for doc in docs:
+        problems += ignored_warnings(doc) + service_task_problems(doc)
         if doc.kind == "bpmn":
-            problems += lane_problems(doc) + default_flow_problems(doc) + property_problems(doc)
+            problems += people_problems(doc) + default_flow_problems(doc) + property_problems(doc)
             problems += access_problems(doc)
             problems += bpmn_script_problems(doc, check)
         else:
             problems += dmn_script_problems(doc, check)
-    problems += preflight_problems(docs)
-    try:
-        parse_definition(files, process_id)
-    except DefinitionInvalid as exc:
-        problems += exc.problems
-    except Exception as exc:  # a parser bug must still reach the designer as a problem, not a 500
-        problems.append(Problem(f"the parser failed: {type(exc).__name__}: {exc}"))
+    breaking += preflight_problems(docs)
+    problems += breaking
+    problems += _spiff_stage(docs, process_id, breaking, any(not p.is_warning for p in problems))
     order = {name: i for i, name in enumerate(files)}
     unique = list(dict.fromkeys(problems))
-    return sorted(unique, key=lambda p: (order.get(p.file, len(order)), p.line or 0))
+    return sorted(unique, key=lambda p: (order.get(p.file, len(order)), p.line or 0, p.is_warning))
+
+
+def errors(problems: list[Problem]) -> list[Problem]:
+    return [p for p in problems if not p.is_warning]
+
+
+def _spiff_stage(docs: list[Document], process_id: str | None, breaking: list[Problem],
+                 any_error: bool) -> list[Problem]:
+    """Spiff's own parse, run even when earlier checks failed, for each executable process of the
+    main file (or the one named); an element already reported is not reported again."""
+    if not any(d.kind == "bpmn" for d in docs) and any_error:
+        return []  # the unreadable file is reported; "no BPMN file" would only repeat it
+    for doc in docs:
+        neutralize_jobs(doc)
+    reported = {(p.file, p.element_id) for p in breaking if p.element_id}
+    # Spiff names a gateway's flow where our check named the gateway: the same problem
+    sources = {(d.name, f.get("id")): (d.name, f.get("sourceRef")) for d in docs if d.kind == "bpmn"
+               for f in d.root.xpath(".//bpmn:sequenceFlow", namespaces=NS)}
+
+    def new(p: Problem) -> bool:
+        if not p.element_id:
+            return not any_error  # Spiff's element-less follow-ups ("process not found") repeat ours
+        key = (p.file, p.element_id)
+        return key not in reported and sources.get(key) not in reported
+
+    try:
+        ids = [process_id] if process_id else executable_processes(docs) or [None]
+    except Exception as exc:  # a parser bug must still reach the designer as a problem, not a 500
+        return [Problem(f"the parser failed: {type(exc).__name__}: {exc}")]
+    problems: list[Problem] = []
+    for pid in ids:
+        try:
+            _parsed, more = parse_documents(docs, pid)
+        except Exception as exc:
+            more = [Problem(f"the parser failed: {type(exc).__name__}: {exc}")]
+        problems += [p for p in more if new(p)]
+    return problems
 
 
 # --- schema ---------------------------------------------------------------------------------------
@@ -94,21 +136,33 @@ def _problem(message: str, node: etree._Element, doc: Document) -> Problem:
     return Problem(message, element_id=node.get("id"), line=node.sourceline, file=doc.name)
 
 
-def lane_problems(doc: Document) -> list[Problem]:
-    """In a process with lanes, a user task needs a lane or its own candidateGroups."""
+HUMAN_TASKS = ("userTask", "manualTask", "task")
+
+
+def people_problems(doc: Document) -> list[Problem]:
+    """Every human task (user task, manual task, plain task) needs someone who may claim it: a lane,
+    candidate groups or users, or an assignee; an expression is tried on the process's sample data."""
     problems = []
     for process in doc.root.xpath(".//bpmn:process", namespaces=NS):
-        lanes = process.xpath("./bpmn:laneSet//bpmn:lane", namespaces=NS)
-        if not lanes:
-            continue
         refs = process.xpath("./bpmn:laneSet//bpmn:flowNodeRef/text()", namespaces=NS)
         placed = {ref.strip() for ref in refs}
-        for task in process.xpath(".//bpmn:userTask", namespaces=NS):
+        sample, sample_problem = people.sample_context(element_properties(process))
+        if sample_problem:
+            problems.append(_problem(sample_problem, process, doc))
+        for task in process.xpath("|".join(f".//bpmn:{kind}" for kind in HUMAN_TASKS), namespaces=NS):
+            kind = etree.QName(task).localname
             chain = [task, *task.iterancestors()]
             in_lane = any(node.get("id") in placed for node in chain[: chain.index(process)])
-            if not in_lane and not element_properties(task).get("candidateGroups"):
-                problems.append(_problem("user task is in no lane and has no candidateGroups property: "
-                                         "nobody could claim it", task, doc))
+            fields = {k: v for k, v in element_properties(task).items() if k in people.FIELDS}
+            if not in_lane and not any(v.strip() for v in fields.values()):
+                problems.append(_problem(f"{kind} is in no lane and has no candidateGroups, candidateUsers or "
+                                         "assignee: nobody could claim it; fix: put it in a lane (its id is the "
+                                         "group) or set candidateGroups", task, doc))
+                continue
+            for field, value in fields.items():
+                message = people.check(field, value, sample)
+                if message:
+                    problems.append(_problem(f"{kind} {message}", task, doc))
     return problems
 
 
@@ -145,13 +199,9 @@ def property_problems(doc: Document) -> list[Problem]:
         if clock is not None and clock.strip() not in CLOCK_VALUES:
             allowed = ", ".join(CLOCK_VALUES)
             problems.append(_problem(f"clock must be one of {allowed}, not {clock!r}", node, doc))
-        groups = properties.get("candidateGroups", "x").strip()
-        if groups in ("", "="):
-            problems.append(_problem("candidateGroups is empty", node, doc))
-        elif not groups.startswith("=") and "," in groups:
-            # A task is queued to exactly one group (its row, its queue, its supervisor).
-            problems.append(_problem(f"candidateGroups names one group, not a list ({groups!r}): "
-                                     "use a lane or an =expression to choose it", node, doc))
+        for field in people.FIELDS:
+            if properties.get(field, "x").strip() in ("", "="):
+                problems.append(_problem(f"{field} is empty", node, doc))
     return problems
 
 
@@ -231,10 +281,10 @@ def bpmn_script_problems(doc: Document, check: ScriptCheck) -> list[Problem]:
         replacement, error = timer_expression(etree.QName(node).localname, node.text or "")
         if error is None and replacement is None:  # an expression, evaluated at run time
             problems += _checked("timer expression", node.text, True, node, doc, check)
-    for node in doc.root.xpath(".//bpmn:userTask", namespaces=NS):
-        groups = element_properties(node).get("candidateGroups", "").strip()
-        if groups.startswith("=") and groups[1:].strip():
-            problems += _checked("candidateGroups expression", groups[1:], True, node, doc, check)
+    for node in doc.root.xpath("|".join(f".//bpmn:{kind}" for kind in HUMAN_TASKS), namespaces=NS):
+        for field, value in element_properties(node).items():
+            if field in people.FIELDS and value.strip().startswith("=") and value.strip()[1:].strip():
+                problems += _checked(f"{field} expression", value.strip()[1:], True, node, doc, check)
     return problems
 
 

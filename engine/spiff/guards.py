@@ -23,6 +23,7 @@ from RestrictedPython.Guards import (
     safer_getattr_raise,
 )
 
+from engine.spiff.feel_runtime import HELPERS
 from engine.spiff.script_errors import ScriptTimeout, ScriptTooLarge
 from engine.spiff.timers import ClockDate, ClockDatetime
 
@@ -211,4 +212,5 @@ GUARDS = {
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence, "_unpack_sequence_": guarded_unpack_sequence,
     "_inplacevar_": _inplacevar, "_tick_": _tick, "_mul_": _mul, "_pow_": _pow, "_lshift_": _lshift,
     "_add_": _add, "_augitem_": _augitem, "_mod_": _mod, "_spec_": _spec,
+    "_": HELPERS,  # what compiled FEEL and JUEL call (engine.spiff.feel_runtime)
 }

@@ -16,7 +16,6 @@ import ast
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnParser
@@ -33,30 +32,18 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
 
 from engine.errors import DefinitionInvalid, Problem
+from engine.spiff.dialects import translate
+from engine.spiff.documents import (  # noqa: F401  (re-exported: lint and tests read them from here)
+    BPMN_NS,
+    NS,
+    Document,
+    element_properties,
+    load_documents,
+    owner_id,
+    property_sources,
+)
 
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-DMN_NAMESPACES = frozenset({
-    "http://www.omg.org/spec/DMN/20151101/dmn.xsd",
-    "http://www.omg.org/spec/DMN/20180521/MODEL/",
-    "https://www.omg.org/spec/DMN/20191111/MODEL/",
-})
-NS = {
-    "bpmn": BPMN_NS,
-    "spiffworkflow": "http://spiffworkflow.org/bpmn/schema/1.0/core",
-    "camunda": "http://camunda.org/schema/1.0/bpmn",
-    "zeebe": "http://camunda.org/schema/zeebe/1.0",
-}
 CONDITIONAL_GATEWAYS = ("exclusiveGateway", "inclusiveGateway")
-
-
-
-@dataclass
-class Document:
-    """One parsed file of a bundle: ``kind`` is ``bpmn`` or ``dmn``."""
-
-    name: str
-    kind: str
-    root: etree._Element
 
 
 @dataclass
@@ -81,78 +68,6 @@ class ParsedDefinition:
     messages: set[str] = field(default_factory=set)
     # message name -> the names its deliverableBy property gives (on the message or where it is caught)
     message_senders: dict[str, list[str]] = field(default_factory=dict)
-
-
-# --- reading files --------------------------------------------------------------------------------
-
-
-def _hardened_parser() -> etree.XMLParser:
-    # No entity expansion, no DTD loading, no network, no huge trees; a DOCTYPE is refused after parsing.
-    # One per call: lxml parsers must not be shared between threads.
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False
-    )
-
-
-def load_documents(files: dict[str, bytes]) -> tuple[list[Document], list[Problem]]:
-    """Parse every BPMN/DMN file of a bundle; other files (forms, notes) are skipped."""
-    docs, problems = [], []
-    for name, content in files.items():
-        suffix = PurePosixPath(name).suffix.lower()
-        if suffix not in (".bpmn", ".dmn", ".xml"):
-            continue
-        if isinstance(content, str):
-            content = content.encode()
-        try:
-            root = etree.fromstring(content, _hardened_parser())
-        except etree.XMLSyntaxError as exc:
-            problems.append(Problem(f"not well-formed XML: {exc.msg}", line=exc.lineno, file=name))
-            continue
-        if root.getroottree().docinfo.doctype:
-            problems.append(Problem("a DOCTYPE is not allowed in process files", line=1, file=name))
-            continue
-        namespace = etree.QName(root).namespace
-        if namespace == BPMN_NS and suffix != ".dmn":
-            docs.append(Document(name, "bpmn", root))
-        elif namespace in DMN_NAMESPACES and suffix != ".bpmn":
-            docs.append(Document(name, "dmn", root))
-        else:
-            problems.append(Problem(f"not a {suffix[1:].upper()} definitions document (root element "
-                                    f"{root.tag})", line=root.sourceline, file=name))
-    return docs, problems
-
-
-# --- extension properties -------------------------------------------------------------------------
-
-
-def property_sources(node: etree._Element) -> list[tuple[str, dict[str, str]]]:
-    """The element's properties per dialect, in precedence order (a later dialect wins)."""
-    sources = []
-    for prefix in ("spiffworkflow", "camunda", "zeebe"):
-        found = {}
-        path = f"./bpmn:extensionElements/{prefix}:properties/{prefix}:property"
-        for prop in node.xpath(path, namespaces=NS):
-            if prop.get("name"):
-                found[prop.get("name")] = prop.get("value", "")
-        sources.append((prefix, found))
-    return sources
-
-
-def element_properties(node: etree._Element) -> dict[str, str]:
-    """Merged extension properties of one element, plus Camunda's native candidate-group fields."""
-    merged: dict[str, str] = {}
-    for _, found in property_sources(node):
-        merged.update(found)
-    if "candidateGroups" not in merged:
-        native = node.get(f"{{{NS['camunda']}}}candidateGroups") or next(
-            iter(node.xpath("./bpmn:extensionElements/zeebe:assignmentDefinition/@candidateGroups",
-                            namespaces=NS)), None)
-        if native:
-            merged["candidateGroups"] = native
-    starters = node.get(f"{{{NS['camunda']}}}candidateStarterGroups")  # Camunda 7, on bpmn:process
-    if starters and "candidateStarterGroups" not in merged:
-        merged["candidateStarterGroups"] = starters
-    return merged
 
 
 def decision_ref(node: etree._Element) -> str | None:
@@ -268,15 +183,6 @@ def timer_elements(doc: Document) -> Iterable[etree._Element]:
     return doc.root.xpath(".//bpmn:timeDate|.//bpmn:timeDuration|.//bpmn:timeCycle", namespaces=NS)
 
 
-def owner_id(node: etree._Element) -> str | None:
-    """The id of the nearest ancestor flow element (skipping event definitions)."""
-    while node is not None:
-        if node.get("id") and not etree.QName(node).localname.endswith("EventDefinition"):
-            return node.get("id")
-        node = node.getparent()
-    return None
-
-
 def normalize_timers(doc: Document) -> list[Problem]:
     """Quote unquoted ISO literals in place; report timers that can never work."""
     problems = []
@@ -367,18 +273,35 @@ def preflight_problems(docs: list[Document]) -> list[Problem]:
 # --- the API the runtime uses ---------------------------------------------------------------------
 
 
+def prepare(files: dict[str, bytes]) -> tuple[list[Document], list[Problem]]:
+    """Read a bundle, rewrite its FEEL and JUEL as Python and normalize its timers: the trees Spiff
+    is given, and every problem found on the way."""
+    docs, problems = load_documents(files)
+    problems += translate(docs)
+    problems += preflight_problems(docs)
+    return docs, problems
+
+
 def parse_definition(files: dict[str, bytes], process_id: str | None = None) -> ParsedDefinition:
     """Parse a bundle (BPMN, DMN and called-process files) into Spiff specs for one process.
 
-    With ``process_id`` None, the single executable process of the first .bpmn file is taken.
-    Raises DefinitionInvalid listing every problem found at the stage that failed.
+    With ``process_id`` None, the single executable process of the first BPMN file is taken.
+    Raises DefinitionInvalid listing every problem found.
     """
-    docs, problems = load_documents(files)
-    if problems:
-        raise DefinitionInvalid("The process files are not readable XML.", problems)
-    problems = preflight_problems(docs)
+    docs, problems = prepare(files)
     if problems:
         raise DefinitionInvalid("The process definition is invalid.", problems)
+    parsed, problems = parse_documents(docs, process_id)
+    if parsed is None:
+        raise DefinitionInvalid("The process definition is invalid.", problems)
+    return parsed
+
+
+def parse_documents(docs: list[Document], process_id: str | None = None
+                    ) -> tuple[ParsedDefinition | None, list[Problem]]:
+    """Spiff's own parse of prepared trees: the definition, or None and every problem Spiff raised
+    (one per file at most: Spiff stops a file at its first error)."""
+    problems: list[Problem] = []
     parser = OneWindowParser()
     for doc in docs:
         try:
@@ -388,14 +311,17 @@ def parse_definition(files: dict[str, bytes], process_id: str | None = None) -> 
                 parser.add_dmn_xml(doc.root, filename=doc.name)
         except Exception as exc:  # ValidationException and whatever Spiff lets through
             problems.append(spiff_problem(exc, docs, doc.name))
+    try:
+        process_node = _choose_process(docs, process_id)
+    except DefinitionInvalid as exc:
+        return None, problems + exc.problems
     if problems:
-        raise DefinitionInvalid("The process definition is invalid.", problems)
-    process_node = _choose_process(docs, process_id)
+        return None, problems
     try:
         subprocess_specs = parser.get_subprocess_specs(process_node.get("id"))
         spec = parser.get_spec(process_node.get("id"))
     except Exception as exc:
-        raise DefinitionInvalid("The process definition is invalid.", [spiff_problem(exc, docs)]) from exc
+        return None, [spiff_problem(exc, docs)]
     specs = [spec, *subprocess_specs.values()]
     return ParsedDefinition(
         process_id=spec.name,
@@ -406,7 +332,16 @@ def parse_definition(files: dict[str, bytes], process_id: str | None = None) -> 
         user_tasks=_user_tasks(specs, parser.lane_names),
         messages=_catch_messages(specs),
         message_senders=message_senders(docs),
-    )
+    ), []
+
+
+def executable_processes(docs: list[Document]) -> list[str]:
+    """The executable processes of the bundle's main (first) BPMN file."""
+    bpmn = [d for d in docs if d.kind == "bpmn"]
+    if not bpmn:
+        return []
+    processes = bpmn[0].root.xpath("./bpmn:process", namespaces=NS)
+    return [p.get("id") for p in processes if p.get("isExecutable", "true") == "true"]
 
 
 def _choose_process(docs: list[Document], process_id: str | None) -> etree._Element:
@@ -420,14 +355,14 @@ def _choose_process(docs: list[Document], process_id: str | None) -> etree._Elem
         problem = Problem(f"process {process_id!r} is in none of the files", field="process_id")
         raise DefinitionInvalid("Unknown process.", [problem])
     first = bpmn[0]
-    processes = first.root.xpath("./bpmn:process", namespaces=NS)
-    candidates = [p for p in processes if p.get("isExecutable", "true") == "true"]
+    candidates = executable_processes(docs)
     if len(candidates) != 1:
-        ids = ", ".join(p.get("id") for p in candidates) or "none"
+        ids = ", ".join(candidates) or "none"
         raise DefinitionInvalid("Which process?", [Problem(
-            f"expected one executable process in {first.name}, found {len(candidates)} ({ids}); name one",
-            file=first.name, field="process_id")])
-    return candidates[0]
+            f"expected one executable process in {first.name}, found {len(candidates)} ({ids}); name one with "
+            "--process ID (onewindow deploy/lint) or process_id (the deploy API)", file=first.name,
+            field="process_id")])
+    return first.root.xpath("./bpmn:process[@id=$pid]", pid=candidates[0], namespaces=NS)[0]
 
 
 def spiff_problem(exc: Exception, docs: list[Document], file: str | None = None) -> Problem:

@@ -26,6 +26,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from engine import clock
 from engine.spiff import sandbox
+from engine.spiff.feel_runtime import null_scope
 from engine.spiff.sandbox import check_script  # noqa: F401  (an entry point of this module)
 from engine.spiff.script_errors import (  # noqa: F401  (callers catch these from here)
     ScriptError,
@@ -66,6 +67,12 @@ def pool() -> ScriptPool:
         return _pool
 
 
+def _with_nulls(source: str, context: dict, external: dict | None) -> dict | None:
+    """FEEL and JUEL read a missing variable as null: compiled ones get ``None`` for each they lack."""
+    nulls = null_scope(source, {**(external or {}), **context})
+    return {**nulls, **(external or {})} if nulls else external
+
+
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """Spiff script environment: compile restricted, run plain code here and the rest in a worker."""
 
@@ -75,6 +82,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
     def evaluate(self, expression, context, external_context=None):
         source = expression.strip()
+        external_context = _with_nulls(source, context, external_context)
         if sandbox.is_bounded(source, "eval"):
             return sandbox.evaluate(source, context, external_context, self.timeout_seconds)
         sandbox.compiled(source, "eval")  # a refusal is raised here, before a worker is asked
@@ -82,6 +90,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 
     def execute(self, script, context, external_context=None):
         """Run ``script`` over ``context``; the data is replaced only if the script succeeds."""
+        external_context = _with_nulls(script, context, external_context)
         if sandbox.is_bounded(script, "exec"):
             sandbox.execute(script, context, external_context, self.timeout_seconds)
             return True

@@ -136,10 +136,10 @@ def test_definition_exposes_lanes_groups_and_step_limits(definition):
     assert set(tasks) == {"intake", "handle", "review", "approve", "co_review", "issue_result"}
     assert {k: (t.lane, t.candidate_groups) for k, t in tasks.items()} == {
         "intake": ("front_desk", None),
-        "handle": ("departments", "=department"),
-        "review": ("departments", "=department"),
-        "approve": ("departments", "=department"),
-        "co_review": ("departments", "=co_department"),
+        "handle": ("departments", "=_.value(department)"),
+        "review": ("departments", "=_.value(department)"),
+        "approve": ("departments", "=_.value(department)"),
+        "co_review": ("departments", "=_.value(co_department)"),
         "issue_result": ("front_desk", None),
     }
     assert {k: t.properties["dueWorkingDays"] for k, t in tasks.items()} == {

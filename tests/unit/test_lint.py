@@ -136,9 +136,9 @@ def test_every_schema_violation_is_listed():
 def test_spiff_parse_problems_are_included():
     content = (BROKEN / "gateway_without_default.bpmn").read_text().replace(
         '<bpmn:exclusiveGateway id="gw_decision" name="结论" />', '<bpmn:userTask id="gw_decision" />')
-    (problem,) = lint({"task.bpmn": content.encode()})
+    problems = lint({"task.bpmn": content.encode()})
+    (problem,) = [p for p in problems if "Multiple outgoing flows" in p.message]
     assert problem.element_id == "gw_decision"
-    assert "Multiple outgoing flows" in problem.message
 
 
 @pytest.mark.parametrize(("name", "value", "message"), [
@@ -146,7 +146,7 @@ def test_spiff_parse_problems_are_included():
     ("dueWorkingDays", "0", "dueWorkingDays must be a whole number"),
     ("clock", "halt", "clock must be one of start, stop, pause"),
     ("candidateGroups", "=", "candidateGroups is empty"),
-    ("candidateGroups", "=__import__", "candidateGroups expression refused"),
+    ("candidateGroups", "=__import__", "'__import__' cannot be used"),
 ])
 def test_properties_the_engine_reads_are_checked(name, value, message):
     old = '<camunda:property name="candidateGroups" value="archive_office" />'

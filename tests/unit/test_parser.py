@@ -69,7 +69,7 @@ def test_user_task_properties_from_spiff_camunda_and_zeebe(dialects):
     assert tasks["camunda_task"].properties == {
         "dueWorkingDays": "4", "formSchema": "forms/review.json", "candidateGroups": "health_dept",
     }
-    assert tasks["zeebe_task"].properties == {"dueWorkingDays": "5", "candidateGroups": "=department"}
+    assert tasks["zeebe_task"].properties == {"dueWorkingDays": "5", "candidateGroups": "=_.value(department)"}  # FEEL, compiled
     # The same dict is what Spiff carries on the spec, so the runtime reads one place.
     assert dialects.spec.task_specs["zeebe_task"].extensions["properties"] == tasks["zeebe_task"].properties
 
@@ -78,7 +78,7 @@ def test_native_candidate_group_fields_and_lanes(dialects):
     tasks = {t.element_id: t for t in dialects.user_tasks}
     assert tasks["spiff_task"].candidate_groups is None
     assert tasks["camunda_task"].candidate_groups == "health_dept"  # camunda:candidateGroups="..."
-    assert tasks["zeebe_task"].candidate_groups == "=department"  # zeebe:assignmentDefinition
+    assert tasks["zeebe_task"].candidate_groups == "=_.value(department)"  # zeebe:assignmentDefinition
     # The lane is its id (a group key); its label is kept for people.
     assert (tasks["spiff_task"].lane, tasks["spiff_task"].lane_name) == ("front_desk", "综合窗口")
     assert dialects.spec.task_specs["camunda_task"].lane == "departments"
