@@ -21,7 +21,7 @@ from engine.db import UnitOfWork
 from engine.definitions import latest
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
 from engine.identity import Actor
-from engine.models import Case, CaseEvent, ProcessDefinition, Task, Timer
+from engine.models import Case, CaseEvent, ProcessDefinition, Task, TaskCandidate, Timer
 from engine.spiff import runtime
 from engine.spiff.runtime import SPECS, StepResult
 from engine.task_state import Action, EarlierSteps, TaskState, can, separated_from, separation_refusal
@@ -309,16 +309,20 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
         if task_id not in ready:
             task_updates.append((row, {"state": "cancelled", "completed_at": now}))
             batch.add(events.TASK_CANCELLED, actor=actor.username, element_id=row.element_id, task_id=task_id)
-    created = []
+    created: list[dict[str, Any]] = []
+    candidates: list[TaskCandidate] = []
     for task_id, view in ready.items():
         if task_id in rows:
             continue
-        if not view.candidate_group:
-            raise Invalid(f"user task {view.element_id} has no candidate group (lane or candidateGroups)",
-                          [Problem("no candidate group", element_id=view.element_id)])
+        if not view.people.anyone:
+            raise Invalid(f"task {view.element_id} names nobody who may work it (lane, candidateGroups, "
+                          "candidateUsers or assignee)", [Problem("nobody may work it", element_id=view.element_id)])
         created.append(_task_row(case, task_id, view, now))
+        candidates += _candidates(task_id, view.people)
         batch.add(events.TASK_CREATED, actor=actor.username, element_id=view.element_id, task_id=task_id,
-                  data={"group": view.candidate_group, "properties": view.properties})
+                  data={"group": view.candidate_group or "", "properties": view.properties,
+                        **({"assignee": view.people.assignee} if view.people.assignee else {}),
+                        **({"candidates": candidates_of(view.people)} if candidates_of(view.people) else {})})
     summary = dict(case.summary or {})
     _sync_waits(batch, summary, wf, actor)
     runtime.compact(wf)  # bounded state: completed passes live on only in the history (issue 6)
@@ -347,12 +351,28 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
         values["summary"] = summary
     batch.written(store.write(uow, case, values, task_updates=task_updates, new_tasks=created,
                               events=batch.rows))
+    if candidates:  # after the task rows they point at
+        uow.session.add_all(candidates)
+        uow.session.flush()
+
+
+def candidates_of(who: runtime.People) -> dict[str, list[str]]:
+    """The task's further candidates: groups after its first, and candidate users."""
+    out = {"groups": list(who.groups[1:]), "users": list(who.users)}
+    return {k: v for k, v in out.items() if v}
+
+
+def _candidates(task_id: str, who: runtime.People) -> list[TaskCandidate]:
+    found = candidates_of(who)
+    return [TaskCandidate(task_id=task_id, kind="group", name=g) for g in found.get("groups", [])] + \
+        [TaskCandidate(task_id=task_id, kind="user", name=u) for u in found.get("users", [])]
 
 
 def _task_row(case: Case, task_id: str, view: runtime.UserTaskView, now) -> dict[str, Any]:
     return {"id": task_id, "case_id": case.id, "case_no": case.case_no, "process_id": case.process_id,
             "service_code": case.service_code, "element_id": view.element_id, "name": view.name,
-            "group": view.candidate_group, "assignee": None, "state": "open", "properties": view.properties,
+            "group": view.candidate_group or "", "assignee": view.people.assignee,
+            "state": "claimed" if view.people.assignee else "open", "properties": view.properties,
             "data": None, "created_at": now, "completed_at": None, "completed_by": None, "due_at": None,
             "sla_level": None, "version": 1}
 

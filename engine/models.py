@@ -179,6 +179,21 @@ class Task(Base):
     __mapper_args__ = {"version_id_col": version}
 
 
+class TaskCandidate(Base):
+    """A further group, or a user, that may claim a task besides its group (``Task.group``).
+
+    Most tasks have none: the worklists find a task by its group's index range, and by this table only
+    for the tasks a modeler gave several candidate groups or candidate users.
+    """
+
+    __tablename__ = "task_candidates"
+    __table_args__ = (Index("ix_task_candidates_kind_name", "kind", "name", "task_id"),)
+
+    task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # user | group
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
 class Timer(Base):
     """A waiting BPMN timer and the instant it is due; fired by `onewindow tick`."""
 

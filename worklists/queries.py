@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from engine import office, policy
 from engine.errors import Invalid, Problem
 from engine.identity import Actor
-from engine.models import Case, Task
+from engine.models import Case, Task, TaskCandidate
 from worklists import cursor as cursors
 from worklists import rows
 
@@ -44,6 +44,7 @@ _NULLABLE_COLUMNS = {"due_at", "completed_at"}
 MAX_LIMIT = 200
 
 T = Task.__table__.c
+C = TaskCandidate.__table__.c
 LIST_COLUMNS = (T.id, T.case_no, T.process_id, T.service_code, T.name, T.element_id, T.group, T.assignee,
                 T.state, T.version, T.created_at, T.due_at, T.sla_level, T.completed_at, T.completed_by)
 
@@ -158,12 +159,25 @@ def _view_scope(actor: Actor, view: str, department: str | None) -> tuple[list[s
 
 
 def _partitions(view: str, n_groups: int, states: tuple[str, ...], department: bool) -> list[ColumnElement[bool]]:
-    """One predicate per index range the view covers (an equality prefix of a tasks index)."""
+    """One predicate per index range the view covers (an equality prefix of a tasks index); the queue
+    adds the open tasks that name the actor as a further candidate (``task_candidates``)."""
     if view in ("inbox", "archive"):
         who = T.assignee if view == "inbox" else T.completed_by
         part = and_(who == bindparam("me"), T.state == states[0])
         return [and_(part, T.group == bindparam("department"))] if department else [part]
-    return [and_(T.group == bindparam(f"g{i}"), T.state == s) for i in range(n_groups) for s in states]
+    parts = [and_(T.group == bindparam(f"g{i}"), T.state == s) for i in range(n_groups) for s in states]
+    if view == "queue" and not department:
+        parts.append(_as_candidate(n_groups))
+    return parts
+
+
+def _as_candidate(n_groups: int) -> ColumnElement[bool]:
+    """Open tasks naming ``me`` as a candidate user, or one of my groups as a further group; a task of
+    my own group is left to its group's range, so no task is listed twice."""
+    named = [and_(C.kind == "user", C.name == bindparam("me"))]
+    named += [and_(C.kind == "group", C.name == bindparam(f"g{i}")) for i in range(n_groups)]
+    mine = [T.group != bindparam(f"g{i}") for i in range(n_groups)]
+    return and_(T.id.in_(select(C.task_id).where(or_(*named))), T.state == "open", *mine)
 
 
 def _escape_like(text: str) -> str:
@@ -269,10 +283,10 @@ def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort
     column_name, _desc = SORTS[sort]
     cur = cursors.decode(cursor, sort, is_datetime=column_name in _DATETIME_COLUMNS) if cursor else None
     groups, states = _view_scope(actor, view, filters.department)
-    if view in ("queue", "team") and not groups:
+    if not groups and (view == "team" or (view == "queue" and filters.department is not None)):
         return (), {}, sort
     params: dict[str, Any] = {f"g{i}": g for i, g in enumerate(groups)}
-    if view in ("inbox", "archive"):
+    if view in ("inbox", "archive", "queue"):
         params["me"] = actor.username
         if filters.department is not None:
             params["department"] = filters.department
@@ -334,6 +348,12 @@ def counts(session: Session | Connection, actor: Actor, cap: int = COUNT_CAP) ->
         if view in ("inbox", "archive"):
             who = T.assignee if view == "inbox" else T.completed_by
             where = and_(who == actor.username, T.state == states[0])
+        elif view == "queue":
+            where = or_(and_(T.group.in_(groups), T.state.in_(states)) if groups else False,
+                        and_(T.id.in_(select(C.task_id).where(or_(
+                            and_(C.kind == "user", C.name == actor.username),
+                            and_(C.kind == "group", C.name.in_(groups)) if groups else False))),
+                            T.state == "open", T.group.not_in(groups) if groups else True))
         elif not groups:
             out[view] = 0
             continue

@@ -22,6 +22,7 @@ from uuid import UUID
 from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.serializer.workflow import BpmnWorkflowSerializer
+from SpiffWorkflow.bpmn.specs.event_definitions.multiple import MultipleEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
@@ -31,7 +32,8 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.errors import Conflict, Invalid, NotFound, OneWindowError, Problem
-from engine.spiff import prune
+from engine.spiff import listeners, people, prune
+from engine.spiff.people import People
 from engine.spiff.script_engine import ScriptLimit, make_script_engine
 from engine.spiff.timers import install_clock
 
@@ -113,7 +115,8 @@ class UserTaskView:
     name: str
     lane: str | None
     properties: dict[str, str]
-    candidate_group: str | None
+    candidate_group: str | None  # the task's group: the first candidate group, else the lane
+    people: People = People()
 
 
 @dataclass(frozen=True)
@@ -239,26 +242,27 @@ def _properties(task_spec) -> dict[str, str]:
     return dict(ext.get("properties") or {})
 
 
-def _candidate_group(task) -> str | None:
-    props = _properties(task.task_spec)
-    expr = (props.get("candidateGroups") or "").strip()
-    if expr.startswith("="):
+def _people(task) -> People:
+    """Who may work the task now (``engine.spiff.people``), expressions evaluated over its data."""
+    spec = task.task_spec
+
+    def evaluate(python: str):
         try:
-            value = task.workflow.script_engine.evaluate(task, expr[1:].strip())
+            return task.workflow.script_engine.evaluate(task, python)
         except SpiffWorkflowException as exc:
-            raise _script_failed(f"candidateGroups of {task.task_spec.bpmn_id}: {exc}", exc) from exc
-        if value is not None and not isinstance(value, str):
-            raise ScriptFailed(f"candidateGroups of {task.task_spec.bpmn_id} gave {value!r}, not one group name")
-        return value.strip() if value else None
-    if expr:
-        return expr
-    return getattr(task.task_spec, "lane", None)
+            raise _script_failed(f"[{spec.bpmn_id}] who may work the task: {exc}", exc) from exc
+
+    try:
+        return people.resolve(_properties(spec), getattr(spec, "lane", None), evaluate)
+    except (TypeError, ValueError) as exc:
+        raise ScriptFailed(f"[{spec.bpmn_id}] who may work the task: {exc}") from exc
 
 
 def ready_user_tasks(wf: BpmnWorkflow) -> list[UserTaskView]:
     views = []
     for task in wf.get_tasks(state=TaskState.READY, manual=True):
         spec = task.task_spec
+        who = _people(task)
         views.append(
             UserTaskView(
                 id=str(task.id),
@@ -266,22 +270,32 @@ def ready_user_tasks(wf: BpmnWorkflow) -> list[UserTaskView]:
                 name=spec.bpmn_name or spec.bpmn_id or spec.name,
                 lane=getattr(spec, "lane", None),
                 properties=_properties(spec),
-                candidate_group=_candidate_group(task),
+                candidate_group=who.groups[0] if who.groups else None,
+                people=who,
             )
         )
     return views
 
 
+def _definitions(task) -> list[Any]:
+    """The event definitions a waiting task catches: an event-based gateway (or a multiple event)
+    waits on several at once, inside one ``MultipleEventDefinition``."""
+    definition = getattr(task.task_spec, "event_definition", None)
+    if isinstance(definition, MultipleEventDefinition):
+        return list(definition.event_definitions)
+    return [definition] if definition is not None else []
+
+
 def waiting_timers(wf: BpmnWorkflow) -> list[TimerView]:
     timers = []
     for task in wf.top_workflow.event_manager.tasks.values() if hasattr(wf, "event_manager") else []:
-        definition = getattr(task.task_spec, "event_definition", None)
-        if not isinstance(definition, TimerEventDefinition):
-            continue
-        detail = definition.details(task)
-        due = _timer_due(detail.value)
-        if due is not None:
-            timers.append(TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due))
+        for definition in _definitions(task):
+            if not isinstance(definition, TimerEventDefinition):
+                continue
+            due = _timer_due(definition.details(task).value)
+            if due is not None:
+                timers.append(TimerView(str(task.id), task.task_spec.bpmn_id or task.task_spec.name, due))
+                break  # one row per waiting task: Spiff keeps one due instant per task
     return timers
 
 
@@ -299,9 +313,7 @@ def _timer_due(value) -> datetime | None:
 def waiting_messages(wf: BpmnWorkflow) -> list[str]:
     names = []
     for task in wf.event_manager.tasks.values():
-        definition = getattr(task.task_spec, "event_definition", None)
-        if isinstance(definition, MessageEventDefinition):
-            names.append(definition.name)
+        names += [d.name for d in _definitions(task) if isinstance(d, MessageEventDefinition)]
     return names
 
 
@@ -316,6 +328,8 @@ def _run_engine(wf: BpmnWorkflow, result: StepResult) -> None:
     marks = _timer_marks(wf)
     try:
         wf.do_engine_steps(did_complete_task=did_complete)
+        while listeners.close_listeners(wf):  # the process ended: its idle event sub-processes end too
+            wf.do_engine_steps(did_complete_task=did_complete)
     except SpiffWorkflowException as exc:
         raise _script_failed(_describe(exc), exc) from exc
     result.fired_timers += _fired_since(wf, marks)
@@ -326,6 +340,9 @@ def _timer_marks(wf: BpmnWorkflow) -> dict[UUID, tuple[Any, ...]]:
     marks: dict[UUID, tuple[Any, ...]] = {}
     for task in list(wf.top_workflow.event_manager.tasks.values()):
         definition = getattr(task.task_spec, "event_definition", None)
+        if isinstance(definition, MultipleEventDefinition):
+            nested = [d for d in definition.event_definitions if isinstance(d, TimerEventDefinition)]
+            definition = nested[0] if nested and not isinstance(nested[0], CycleTimerEventDefinition) else definition
         if isinstance(definition, CycleTimerEventDefinition):
             value = task._get_internal_data("event_value") or {}
             marks[task.id] = (task, value.get("cycles"), value.get("next"), value.get("duration"))

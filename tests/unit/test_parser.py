@@ -69,7 +69,8 @@ def test_user_task_properties_from_spiff_camunda_and_zeebe(dialects):
     assert tasks["camunda_task"].properties == {
         "dueWorkingDays": "4", "formSchema": "forms/review.json", "candidateGroups": "health_dept",
     }
-    assert tasks["zeebe_task"].properties == {"dueWorkingDays": "5", "candidateGroups": "=_.value(department)"}  # FEEL, compiled
+    # FEEL, compiled
+    assert tasks["zeebe_task"].properties == {"dueWorkingDays": "5", "candidateGroups": "=_.value(department)"}
     # The same dict is what Spiff carries on the spec, so the runtime reads one place.
     assert dialects.spec.task_specs["zeebe_task"].extensions["properties"] == tasks["zeebe_task"].properties
 

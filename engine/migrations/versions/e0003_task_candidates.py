@@ -1,0 +1,31 @@
+"""task candidates: further groups and candidate users of a task
+
+Revision ID: e0003
+Revises: e0002
+Create Date: 2026-12-02 18:20:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = 'e0003'
+down_revision = 'e0002'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('task_candidates',
+    sa.Column('task_id', sa.String(length=36), nullable=False),
+    sa.Column('kind', sa.String(length=8), nullable=False),
+    sa.Column('name', sa.String(length=64), nullable=False),
+    sa.ForeignKeyConstraint(['task_id'], ['tasks.id'], name=op.f('fk_task_candidates_task_id_tasks'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('task_id', 'kind', 'name', name=op.f('pk_task_candidates'))
+    )
+    with op.batch_alter_table('task_candidates', schema=None) as batch_op:
+        batch_op.create_index('ix_task_candidates_kind_name', ['kind', 'name', 'task_id'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('task_candidates', schema=None) as batch_op:
+        batch_op.drop_index('ix_task_candidates_kind_name')
+    op.drop_table('task_candidates')
