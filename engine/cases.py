@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from engine import clock, events, involvement, office, policy, store
+from engine import clock, correlation, events, involvement, office, policy, store
 from engine.db import UnitOfWork
 from engine.definitions import latest
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
-from engine.identity import Actor
+from engine.identity import SYSTEM, Actor
 from engine.models import Case, CaseEvent, ProcessDefinition, Task, TaskCandidate, Timer
 from engine.spiff import runtime
 from engine.spiff.runtime import SPECS, StepResult
@@ -87,7 +87,8 @@ def _next_case_no(case_id: int) -> str:
 
 def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Actor, *,
                service_code: str | None = None, subject: str | None = None,
-               definition: ProcessDefinition | None = None, meta: dict[str, Any] | None = None) -> Case:
+               definition: ProcessDefinition | None = None, meta: dict[str, Any] | None = None,
+               depth: int = 0) -> Case:
     """Start a case on the latest version of ``process_id`` and run it to its first wait.
 
     The process names who may start it (engine.policy.starters); raises Forbidden for anyone else.
@@ -101,6 +102,9 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
         allowed = ", ".join(sorted(policy.starters(definition.properties))) or "the system only"
         raise Forbidden(f"you may not start process '{definition.process_id}' (started by: {allowed})")
     data = runtime.validate_data(data)
+    initiator = (definition.properties or {}).get("initiator")
+    if initiator and initiator.isidentifier():  # camunda:initiator: the starter's name in the data
+        data = {**data, initiator: actor.username}
     loaded = _spec(uow.session, definition.id)
     wf = runtime.new_workflow(loaded, data)
     now = clock.now()
@@ -120,7 +124,7 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
                     "service_code": service_code, "process_properties": definition.properties,
                     **(meta or {})})
     result = runtime.start(wf)
-    _save(uow, case, wf, result, actor, batch)
+    _save(uow, case, wf, result, actor, batch, depth=depth)
     return case
 
 
@@ -242,15 +246,27 @@ def deliver_message(uow: UnitOfWork, case_no: str, name: str, payload: Any, acto
         if not policy.may_read_case(actor, involvement.case_facts(uow.session, case.id)):
             raise NotFound(f"no case {case_no}")
         raise Forbidden(f"you may not deliver message '{name}' (deliverableBy: {', '.join(senders) or 'the system'})")
+    return _deliver(uow, case.id, name, payload, actor, 0)
+
+
+def _deliver(uow: UnitOfWork, case_id: int, name: str, payload: Any, actor: Actor, depth: int) -> Case:
+    case = _lock_case(uow, case_id)
     if case.status != "running":
-        raise Conflict(f"case {case_no} is {case.status}")
+        raise Conflict(f"case {case.case_no} is {case.status}")
     wf = _load(case)
     with _flagged_if_a_script_hits_a_limit(uow, case, actor):
         result = runtime.deliver_message(wf, name, payload)
         batch = events.Batch(uow, case.id)
         batch.add("message_received", actor=actor.username, data={"name": name, "payload": payload})
-        _save(uow, case, wf, result, actor, batch)
+        _save(uow, case, wf, result, actor, batch, depth=depth)
     return case
+
+
+def _start_by_message(uow: UnitOfWork, definition: ProcessDefinition, name: str, payload: Any, actor: Actor,
+                      depth: int) -> Case:
+    """A thrown message with no waiting case starts a case at the process's message start event."""
+    case = start_case(uow, definition.process_id, {}, actor, definition=definition, depth=depth)
+    return _deliver(uow, case.id, name, payload, actor, depth)
 
 
 def fire_timers(uow: UnitOfWork, case_id: int, actor: Actor) -> list[str]:
@@ -291,7 +307,7 @@ def cancel(uow: UnitOfWork, case_no: str, actor: Actor, reason: str) -> Case:
 def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor, batch: events.Batch, *,
           completed_task: str | None = None, cancelled: bool = False,
           open_rows: dict[str, Task] | None = None,
-          task_updates: list[tuple[Task, dict[str, Any]]] | None = None) -> None:
+          task_updates: list[tuple[Task, dict[str, Any]]] | None = None, depth: int = 0) -> None:
     """Write what one engine step did: task rows, timers, history and the case's new state."""
     now = clock.now()
     task_updates = list(task_updates or [])
@@ -347,6 +363,7 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
         values["flagged"] = reason
         batch.add("case_flagged", actor=actor.username, data={"reason": reason})
     _sync_timers(uow, case, wf, status, summary)
+    correlation.sync_waits(uow, case, wf, status, summary)
     if summary != (case.summary or {}):
         values["summary"] = summary
     batch.written(store.write(uow, case, values, task_updates=task_updates, new_tasks=created,
@@ -354,6 +371,12 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
     if candidates:  # after the task rows they point at
         uow.session.add_all(candidates)
         uow.session.flush()
+    if result.thrown:  # after this case is saved: a taker may message it back
+        correlation.dispatch(
+            uow, case, result.thrown, actor.username, depth,
+            # the designer modelled the delivery: the system delivers and starts, whoever's step threw it
+            deliver=lambda case_id, name, payload, d: _deliver(uow, case_id, name, payload, SYSTEM, d),
+            start=lambda definition, name, payload, d: _start_by_message(uow, definition, name, payload, SYSTEM, d))
 
 
 def candidates_of(who: runtime.People) -> dict[str, list[str]]:

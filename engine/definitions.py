@@ -12,6 +12,9 @@ from engine import clock
 from engine.errors import DefinitionInvalid, NotFound, Problem
 from engine.lint import errors, lint
 from engine.models import ProcessDefinition
+from engine.spiff.dialects import called_processes
+from engine.spiff.documents import NS, load_documents
+from engine.spiff.messages import start_messages
 from engine.spiff.parser import parse_definition
 from engine.spiff.runtime import SERIALIZER_VERSION, spec_to_json
 
@@ -42,12 +45,14 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = Non
     Unchanged content is a no-op returning the existing version.
     Raises DefinitionInvalid listing every problem found.
     """
+    given = files
+    files = with_called_processes(session, files)
     problems = lint(files, process_id)
     if errors(problems):
         raise DefinitionInvalid(f"{len(errors(problems))} problem(s) in the definition", problems)
     warnings = [p for p in problems if p.is_warning]
     parsed = parse_definition(files, process_id)
-    digest = content_hash(files)
+    digest = content_hash(given)
     existing = session.scalar(
         select(ProcessDefinition).where(
             ProcessDefinition.process_id == parsed.process_id, ProcessDefinition.content_hash == digest
@@ -68,12 +73,35 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = Non
         serializer_version=SERIALIZER_VERSION,
         properties=dict(parsed.process_properties),
         message_senders=dict(parsed.message_senders),
+        start_messages=start_messages(parsed.spec),
         deployed_at=clock.now(),
         deployed_by=actor,
     )
     session.add(definition)
     session.flush()
     return DeployResult(definition.process_id, definition.version, True, definition.id, warnings)
+
+
+def with_called_processes(session: Session, files: dict[str, bytes]) -> dict[str, bytes]:
+    """The bundle plus the files of each process its call activities call that it does not hold
+    itself, as last deployed (and, in turn, of the processes those call)."""
+    out = dict(files)
+    for _ in range(16):  # a chain of calls, each deployed from its own file; bounded against cycles
+        docs, _problems = load_documents(out)
+        bpmn = [d for d in docs if d.kind == "bpmn"]
+        defined = {p.get("id") for d in bpmn for p in d.root.xpath(".//bpmn:process", namespaces=NS)}
+        missing = set().union(*(called_processes(d) for d in bpmn)) - defined
+        added = False
+        for process_id in sorted(missing):
+            found = session.scalar(select(ProcessDefinition).where(ProcessDefinition.process_id == process_id)
+                                   .order_by(ProcessDefinition.version.desc()).limit(1))
+            for name, text in (found.files if found is not None else {}).items():
+                if name not in out:
+                    out[name] = text.encode("utf-8")
+                    added = True
+        if not added:
+            break
+    return out
 
 
 def latest(session: Session, process_id: str) -> ProcessDefinition:

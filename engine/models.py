@@ -107,6 +107,8 @@ class ProcessDefinition(Base):
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     # message name -> who may deliver it (its deliverableBy property); a message not here: the system only
     message_senders: Mapped[dict[str, list[str]]] = mapped_column(JSONType, default=dict)
+    # the messages its start events catch: a thrown message with no waiting case starts one
+    start_messages: Mapped[list[str]] = mapped_column(JSONType, default=list, server_default="[]")
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     deployed_by: Mapped[str | None] = mapped_column(String(64))
 
@@ -192,6 +194,19 @@ class TaskCandidate(Base):
     task_id: Mapped[str] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), primary_key=True)
     kind: Mapped[str] = mapped_column(String(8), primary_key=True)  # user | group
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class MessageWait(Base):
+    """A message a running case waits for, with the correlation key it expects (None: any case of
+    this process waiting for the name takes a message thrown without a key)."""
+
+    __tablename__ = "message_waits"
+    __table_args__ = (Index("ix_message_waits_name_key", "name", "correlation_key"),)
+
+    task_id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the waiting SpiffWorkflow task
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    correlation_key: Mapped[str | None] = mapped_column(String(256))
 
 
 class Timer(Base):

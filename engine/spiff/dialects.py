@@ -26,6 +26,7 @@ from engine.spiff import feel, juel
 from engine.spiff.documents import NS, Document, owner_id, people_sources, property_sources
 
 LANGUAGES = ("feel", "juel", "python")
+KEY = "correlationKey"
 _PY_MARKERS = re.compile(r"\b(True|False|None)\b|==|\bnot in\b|'|\bdmninputexpr\b")
 
 
@@ -119,6 +120,36 @@ def _people_expression(text: str, what: str, task, doc: Document, problems: list
         return "=None"  # names nobody: lint has said why, and deploy stops there
 
 
+def _correlations(doc: Document, problems: list[Problem]) -> None:
+    """A message's ``zeebe:subscription correlationKey`` becomes the ``correlationKey`` property of
+    every element that throws or catches it; a ``correlationKey`` expression is compiled."""
+    keys = {}
+    for message in doc.root.xpath(".//bpmn:message[bpmn:extensionElements/zeebe:subscription]", namespaces=NS):
+        keys[message.get("id")] = message.xpath("./bpmn:extensionElements/zeebe:subscription/@correlationKey",
+                                                namespaces=NS)[0]
+    for ref in doc.root.xpath(".//*[@messageRef]"):
+        element = ref if etree.QName(ref).localname.endswith("Task") else ref.getparent()
+        if ref.get("messageRef") in keys and not any(KEY in found for _d, found in property_sources(element)):
+            _add_property(element, KEY, keys[ref.get("messageRef")])
+    for element in doc.root.xpath(".//*[bpmn:extensionElements]", namespaces=NS):
+        for _dialect, found in property_sources(element):
+            if KEY in found:
+                python = _people_expression(found[KEY], f"{KEY} property", element, doc, problems)
+                if python is not None:
+                    _set_property(element, KEY, found[KEY], python)
+
+
+def _add_property(element, name: str, value: str) -> None:
+    extensions = element.find(f"{{{NS['bpmn']}}}extensionElements")
+    if extensions is None:
+        extensions = etree.Element(f"{{{NS['bpmn']}}}extensionElements")
+        element.insert(0, extensions)
+    holder = extensions.find(f"{{{NS['zeebe']}}}properties")
+    if holder is None:
+        holder = etree.SubElement(extensions, f"{{{NS['zeebe']}}}properties")
+    etree.SubElement(holder, f"{{{NS['zeebe']}}}property", name=name, value=value)
+
+
 def _set_property(task, name: str, old: str, new: str) -> None:
     for prop in task.xpath("./bpmn:extensionElements/*/*[@name=$n]", n=name, namespaces=NS):
         if etree.QName(prop).localname == "property" and prop.get("value") == old:
@@ -175,8 +206,30 @@ def _append_script(task, script: str, body: list[str]) -> None:
         node.text = f"{node.text or ''}\n{generated}"
 
 
+def _called_elements(doc: Document, problems: list[Problem]) -> None:
+    """Camunda 8 names a call activity's process in ``<zeebe:calledElement processId>``."""
+    for call in doc.root.xpath(".//bpmn:callActivity[not(@calledElement)]", namespaces=NS):
+        found = call.xpath("./bpmn:extensionElements/zeebe:calledElement/@processId", namespaces=NS)
+        if not found:
+            continue
+        if found[0].strip().startswith("="):
+            problems.append(Problem(f"zeebe:calledElement processId {found[0]!r} is an expression: the called "
+                                    "process is fixed at deploy; fix: write its process id",
+                                    element_id=call.get("id"), line=call.sourceline, file=doc.name))
+        else:
+            call.set("calledElement", found[0].strip())
+
+
+def called_processes(doc: Document) -> set[str]:
+    """The process ids the file's call activities call."""
+    return {c.get("calledElement") or "".join(c.xpath("./bpmn:extensionElements/zeebe:calledElement/@processId",
+                                                     namespaces=NS))
+            for c in doc.root.xpath(".//bpmn:callActivity", namespaces=NS)} - {""}
+
+
 def translate_bpmn(doc: Document) -> list[Problem]:
     problems: list[Problem] = []
+    _called_elements(doc, problems)
     for node in doc.root.xpath(".//bpmn:conditionExpression|.//bpmn:completionCondition", namespaces=NS):
         _rewrite(node, "condition", "condition", doc, problems)
     for node in doc.root.xpath(".//bpmn:loopCardinality", namespaces=NS):
@@ -184,6 +237,7 @@ def translate_bpmn(doc: Document) -> list[Problem]:
     for node in doc.root.xpath(".//bpmn:timeDate|.//bpmn:timeDuration|.//bpmn:timeCycle", namespaces=NS):
         _rewrite(node, "timer", "timer", doc, problems, literal_unless_marked=True)
     _people(doc, problems)
+    _correlations(doc, problems)
     _mappings(doc, problems)
     return problems
 

@@ -162,10 +162,14 @@ def element_properties(node: etree._Element) -> dict[str, str]:
     merged: dict[str, str] = {}
     for _, field, text, _where in people_sources(node):
         merged.setdefault(field, text)
-    for prefix in ATTRIBUTE_DIALECTS:  # on a process: who may start it
+    for prefix in ATTRIBUTE_DIALECTS:  # on a process: who may start it, and where the starter goes
         for field in ("candidateStarterGroups", "candidateStarterUsers"):
             if node.get(f"{{{NS[prefix]}}}{field}"):
                 merged.setdefault(field, node.get(f"{{{NS[prefix]}}}{field}"))
+        if etree.QName(node).localname == "process":
+            for start in node.xpath("./bpmn:startEvent", namespaces=NS):
+                if start.get(f"{{{NS[prefix]}}}initiator"):
+                    merged.setdefault("initiator", start.get(f"{{{NS[prefix]}}}initiator"))
     form = form_key(node)
     if form is not None and json_form_path(form[1]):
         merged["formSchema"] = json_form_path(form[1])

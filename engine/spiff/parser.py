@@ -32,6 +32,7 @@ from SpiffWorkflow.spiff.parser.task_spec import BusinessRuleTaskParser
 from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
 
 from engine.errors import DefinitionInvalid, Problem
+from engine.spiff import decisions, item_events
 from engine.spiff.dialects import translate
 from engine.spiff.documents import (  # noqa: F401  (re-exported: lint and tests read them from here)
     BPMN_NS,
@@ -78,13 +79,30 @@ def decision_ref(node: etree._Element) -> str | None:
     return found[0] if found else None
 
 
+def result_variable(node: etree._Element) -> tuple[str | None, str]:
+    """Where a business rule task puts the decision's result, and in which shape."""
+    for prefix in ("camunda", "activiti", "flowable"):
+        name = node.get(f"{{{NS[prefix]}}}resultVariable")
+        if name:
+            return name.strip(), node.get(f"{{{NS['camunda']}}}mapDecisionResult") or "resultList"
+    zeebe = node.xpath("./bpmn:extensionElements/zeebe:calledDecision/@resultVariable", namespaces=NS)
+    return (zeebe[0].strip(), "zeebe") if zeebe and zeebe[0].strip() else (None, "resultList")
+
+
 class _PropertiesMixin:
-    """Every node parser: ``extensions['properties']`` holds the merged properties of all dialects."""
+    """Every node parser: ``extensions['properties']`` holds the merged properties of all dialects;
+    errors and escalations carry the thrower's data (``engine.spiff.item_events``)."""
 
     def parse_extensions(self, node=None):
         extensions = dict(super().parse_extensions(node))
         extensions["properties"] = element_properties(self.node if node is None else node)
         return extensions
+
+    def parse_error_event(self, error_event):
+        return item_events.keeping_data(super().parse_error_event(error_event))
+
+    def parse_escalation_event(self, escalation_event):
+        return item_events.keeping_data(super().parse_escalation_event(escalation_event))
 
 
 class _BusinessRuleTaskParser(_PropertiesMixin, BusinessRuleTaskParser):
@@ -111,6 +129,23 @@ class OneWindowParser(SpiffBpmnParser):
     def __init__(self, validator=VALIDATOR):
         super().__init__(validator=validator)
         self.lane_names: dict[str, str | None] = {}
+        self.decision_needs: dict[str, list[str]] = {}
+
+    def add_dmn_document(self, root, filename: str) -> None:
+        """Each decision of a DRD file as a file of its own (Spiff reads one decision per file)."""
+        self.decision_needs.update(decisions.requirements(root))
+        for tree in decisions.split(root):
+            self.add_dmn_xml(tree, filename=filename)
+
+    def get_engine(self, decision_ref, node):
+        engine = super().get_engine(decision_ref, node)
+        try:
+            order = decisions.evaluation_order(decision_ref, self.decision_needs)
+        except ValueError as exc:
+            raise ValidationException(str(exc), node=node, file_name="") from None
+        required = [(d, super(OneWindowParser, self).get_engine(d, node).decision_table) for d in order]
+        variable, mode = result_variable(node)
+        return decisions.ChainedDMNEngine(engine.decision_table, required, variable, mode)
 
     def _add_diagram_indexes(self, bpmn):
         # Spiff keys lanes by their label; a label is for people, so the group is the lane id.
@@ -207,12 +242,7 @@ def reference_problems(docs: list[Document]) -> list[Problem]:
     processes = {
         p.get("id") for d in docs if d.kind == "bpmn" for p in d.root.xpath(".//bpmn:process", namespaces=NS)
     }
-    # Spiff registers one decision per DMN file: the first.
-    usable, other = set(), set()
-    for d in (d for d in docs if d.kind == "dmn"):
-        ids = [e.get("id") for e in d.root if etree.QName(e).localname == "decision"]
-        usable.update(ids[:1])
-        other.update(ids[1:])
+    usable = {e.get("id") for d in docs if d.kind == "dmn" for e in decisions.decisions_of(d.root)}
     problems = []
     for doc in (d for d in docs if d.kind == "bpmn"):
         for call in doc.root.xpath(".//bpmn:callActivity", namespaces=NS):
@@ -220,15 +250,13 @@ def reference_problems(docs: list[Document]) -> list[Problem]:
             if not target:
                 problems.append(_problem("callActivity has no calledElement", call, doc))
             elif target not in processes:
-                problems.append(_problem(f"called process {target!r} is in none of the files", call, doc))
+                problems.append(_problem(f"called process {target!r} is in none of the files; fix: give its "
+                                         "file in the bundle, or deploy it first (deploy then finds it)", call, doc))
         for task in doc.root.xpath(".//bpmn:businessRuleTask", namespaces=NS):
             ref = decision_ref(task)
             if ref is None:
                 problems.append(_problem("businessRuleTask names no decision (calledDecisionId or "
                                          "decisionRef)", task, doc))
-            elif ref in other:
-                problems.append(_problem(f"decision {ref!r} is not the first decision of its DMN file; "
-                                         "put one decision per file", task, doc))
             elif ref not in usable:
                 problems.append(_problem(f"decision {ref!r} is in none of the DMN files", task, doc))
     return problems
@@ -308,7 +336,7 @@ def parse_documents(docs: list[Document], process_id: str | None = None
             if doc.kind == "bpmn":
                 parser.add_bpmn_xml(doc.root, filename=doc.name)
             else:
-                parser.add_dmn_xml(doc.root, filename=doc.name)
+                parser.add_dmn_document(doc.root, filename=doc.name)
         except Exception as exc:  # ValidationException and whatever Spiff lets through
             problems.append(spiff_problem(exc, docs, doc.name))
     try:

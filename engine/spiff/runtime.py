@@ -27,12 +27,14 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.exceptions import SpiffWorkflowException, WorkflowException
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.spiff.serializer.event_definition import ErrorEscalationEventDefinitionConverter
+from SpiffWorkflow.spiff.specs.defaults import BusinessRuleTask
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
 from engine.errors import Conflict, Invalid, NotFound, OneWindowError, Problem
-from engine.spiff import listeners, people, prune
+from engine.spiff import decisions, item_events, listeners, messages, people, prune
 from engine.spiff.people import People
 from engine.spiff.script_engine import ScriptLimit, make_script_engine
 from engine.spiff.timers import install_clock
@@ -88,9 +90,13 @@ class _InstanceOnlyConverter(BpmnWorkflowConverter):
 
 
 def _make_serializers() -> tuple[BpmnWorkflowSerializer, BpmnWorkflowSerializer]:
-    spec_registry = BpmnWorkflowSerializer.configure(SPIFF_CONFIG)
+    spiff_config = dict(SPIFF_CONFIG)
+    spiff_config[BusinessRuleTask] = decisions.ChainedBusinessRuleTaskConverter  # DRD chains stay stored
+    for cls in (item_events.DataErrorEventDefinition, item_events.DataEscalationEventDefinition):
+        spiff_config[cls] = ErrorEscalationEventDefinitionConverter
+    spec_registry = BpmnWorkflowSerializer.configure(spiff_config)
     full = BpmnWorkflowSerializer(spec_registry)
-    config = dict(SPIFF_CONFIG)
+    config = dict(spiff_config)
     config[BpmnWorkflow] = _InstanceOnlyConverter
     instance = BpmnWorkflowSerializer(BpmnWorkflowSerializer.configure(config))
     return full, instance
@@ -133,6 +139,7 @@ class StepResult:
     completed_elements: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     entered_waits: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
     fired_timers: list[tuple[str, str]] = field(default_factory=list)  # (element id, due instant), one per firing
+    thrown: list[messages.Thrown] = field(default_factory=list)  # for engine.correlation to deliver
 
 
 def spec_to_json(spec, subprocess_specs: dict[str, Any]) -> str:
@@ -310,11 +317,22 @@ def _timer_due(value) -> datetime | None:
     return None
 
 
+def message_subscriptions(wf: BpmnWorkflow) -> list[messages.Subscription]:
+    return messages.subscriptions(wf, _evaluate)
+
+
 def waiting_messages(wf: BpmnWorkflow) -> list[str]:
     names = []
     for task in wf.event_manager.tasks.values():
         names += [d.name for d in _definitions(task) if isinstance(d, MessageEventDefinition)]
     return names
+
+
+def _evaluate(task, python: str) -> Any:
+    try:
+        return task.workflow.script_engine.evaluate(task, python)
+    except SpiffWorkflowException as exc:
+        raise _script_failed(_describe(exc), exc) from exc
 
 
 def _run_engine(wf: BpmnWorkflow, result: StepResult) -> None:
@@ -324,6 +342,9 @@ def _run_engine(wf: BpmnWorkflow, result: StepResult) -> None:
         # Gateways are routing, not history: recorded only when a designer hangs a property on one.
         if spec.bpmn_id and (props or not _is_gateway(spec)):
             result.completed_elements.append((str(task.id), spec.bpmn_id, props))
+        thrown = messages.thrown_by(task, _evaluate, _jsonable)
+        if thrown is not None:
+            result.thrown.append(thrown)
 
     marks = _timer_marks(wf)
     try:
@@ -332,6 +353,7 @@ def _run_engine(wf: BpmnWorkflow, result: StepResult) -> None:
             wf.do_engine_steps(did_complete_task=did_complete)
     except SpiffWorkflowException as exc:
         raise _script_failed(_describe(exc), exc) from exc
+    wf.get_events()  # Spiff's copies of what was thrown outward: result.thrown carries them
     result.fired_timers += _fired_since(wf, marks)
 
 

@@ -23,8 +23,11 @@ READ = frozenset({
     "inputOutput", "inputParameter", "outputParameter", "ioMapping", "input", "output", "preScript",
     "postScript", "messageVariable", "formKey", "formDefinition", "formJsonSchemaFilename", "calledElement",
     "subscription", "correlationKey", "initiator", "userTask", "messagePayload", "processVariableCorrelation",
-    "resultVariable", "mapDecisionResult", "calledElementBinding",
+    "resultVariable", "mapDecisionResult", "variableName", "payloadExpression",
 })
+
+# read on a business rule task only (a script task's result variable is not)
+_DECISION_ONLY = frozenset({"resultVariable", "mapDecisionResult"})
 
 # why an ignored attribute does nothing, and what to do instead
 HINTS = {
@@ -37,7 +40,6 @@ HINTS = {
     "taskHeaders": "headers are for job workers, which onewindow does not run yet",
     "in": "a call activity sees the caller's data and hands all of its own back",
     "out": "a call activity sees the caller's data and hands all of its own back",
-    "variableName": "name the variable in a script task",
     "instructionsForEndUser": "put the instructions in the form schema's description",
     "formData": "describe the form as a JSON Schema (formSchema property or a formKey ending in .json)",
     "formField": "describe the form as a JSON Schema (formSchema property or a formKey ending in .json)",
@@ -51,6 +53,10 @@ HINTS = {
     "versionTag": "deploy versions a definition by its content",
     "taskSchedule": "a step's time limit is the dueWorkingDays property",
     "loopCharacteristics": "write the multi-instance loop with BPMN's own loopCardinality",
+    "calledElementBinding": "a call activity calls the version deployed with it, or the latest deployed",
+    "calledElementVersion": "a call activity calls the version deployed with it, or the latest deployed",
+    "decisionRefBinding": "a business rule task uses the decision deployed with it",
+    "resultVariable": "a script sets its variables itself: assign the result in the script",
 }
 
 
@@ -82,7 +88,9 @@ def ignored_warnings(doc: Document) -> list[Problem]:
         for attribute in node.attrib:
             qname = etree.QName(attribute)
             prefix = VENDORS.get(qname.namespace or "")
-            if prefix and qname.localname not in READ and qname.localname not in _RUN_PROBLEMS:
+            read = qname.localname in READ and (qname.localname not in _DECISION_ONLY
+                                                or etree.QName(node).localname == "businessRuleTask")
+            if prefix and not read and qname.localname not in _RUN_PROBLEMS:
                 problems.append(_warning(_ignored(qname.localname, prefix), node, doc))
         qname = etree.QName(node)
         prefix = VENDORS.get(qname.namespace or "")
