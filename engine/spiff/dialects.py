@@ -86,6 +86,7 @@ def _rewrite(node, what: str, purpose: str, doc: Document, problems: list[Proble
         node.text = compile_text(text, purpose, language)
     except feel.ExpressionError as exc:
         problems.append(_problem(what, text, language, exc, node, doc))
+        node.text = "None"  # reported; later checks must not report the same text again as Python
 
 
 # --- BPMN -------------------------------------------------------------------------------------------
@@ -260,6 +261,11 @@ def _outside_strings(text: str) -> str:
     return re.sub(r'"(\\.|[^"\\])*"', '""', text)
 
 
+def dmn_language_of(declared: str | None, default: str) -> str:
+    """A DMN cell's language: declared, or the file's (DMN has no `=` prefix: `== 0` is Python)."""
+    return language_of("", declared, default) if declared else default
+
+
 def _declared(node) -> str | None:
     """An ``expressionLanguage`` on the entry, its column or its table (nearest wins)."""
     for n in (node, *node.iterancestors()):
@@ -280,7 +286,7 @@ def translate_dmn(doc: Document) -> list[Problem]:
         text = text_of(node)
         if text is None or not (text.text or "").strip():
             continue
-        language = language_of(text.text, _declared(node), default)
+        language = dmn_language_of(_declared(node), default)
         if language == "feel" and text.text.strip() == "-":
             continue
         try:
@@ -291,7 +297,7 @@ def translate_dmn(doc: Document) -> list[Problem]:
         text = text_of(node)
         if text is None:
             continue
-        language = language_of(text.text or "", _declared(node), default)
+        language = dmn_language_of(_declared(node), default)
         if language == "python":
             continue
         if language != "feel":
