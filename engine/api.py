@@ -74,7 +74,8 @@ def _uploaded_files() -> dict[str, bytes]:
 @guard(ADMIN)
 @accepts_uploads
 @operation("Deploy a BPMN file (with its DMN and called processes)", tag="definitions",
-           body="BPMN XML or multipart 'file' fields", returns={"process_id": "string", "version": "integer"},
+           body="BPMN XML or multipart 'file' fields (the main BPMN first)",
+           returns={"process_id": "string", "version": "integer", "created": "boolean", "warnings": "array"},
            errors=(403, 413, 422), media=("application/xml", "multipart/form-data"))
 def deploy():
     actor = current_actor()

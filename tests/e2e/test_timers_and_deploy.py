@@ -46,7 +46,7 @@ def test_deploy_is_versioned_by_content(sqlite_app):
     assert first.status_code == 201 and first.get_json()["version"] == 1
     same = _deploy(admin, path)
     assert same.status_code == 200 and same.get_json() == {"process_id": "timer_demo", "version": 1,
-                                                            "created": False}
+                                                            "created": False, "warnings": []}
     changed = path.read_bytes().replace(b"PT2H", b"PT3H")
     r = admin.client.post("/api/definitions?name=boundary_timer.bpmn", data=changed,
                           headers={**admin.headers, "Content-Type": "application/xml"})
