@@ -1,14 +1,14 @@
 """task candidates (further groups and candidate users of a task), message waits, message start events
 
-Revision ID: e0003
-Revises: e0002
+Revision ID: e0004
+Revises: e0003
 Create Date: 2026-12-02 18:20:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'e0003'
-down_revision = 'e0002'
+revision = 'e0004'
+down_revision = 'e0003'
 branch_labels = None
 depends_on = None
 
