@@ -380,8 +380,10 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
 
 
 def candidates_of(who: runtime.People) -> dict[str, list[str]]:
-    """The task's further candidates: groups after its first, and candidate users."""
-    out = {"groups": list(who.groups[1:]), "users": list(who.users)}
+    """The task's further candidates: groups after its first, and candidate users (an assignee is one
+    too, so a task assigned outside its group stays theirs to work, and to take back after unclaiming)."""
+    users = list(dict.fromkeys([*who.users, *([who.assignee] if who.assignee else [])]))
+    out = {"groups": list(who.groups[1:]), "users": users}
     return {k: v for k, v in out.items() if v}
 
 
@@ -395,6 +397,7 @@ def _task_row(case: Case, task_id: str, view: runtime.UserTaskView, now) -> dict
     return {"id": task_id, "case_id": case.id, "case_no": case.case_no, "process_id": case.process_id,
             "service_code": case.service_code, "element_id": view.element_id, "name": view.name,
             "group": view.candidate_group or "", "assignee": view.people.assignee,
+            "candidates": candidates_of(view.people) or None,
             "state": "claimed" if view.people.assignee else "open", "properties": view.properties,
             "data": None, "created_at": now, "completed_at": None, "completed_by": None, "due_at": None,
             "sla_level": None, "version": 1}

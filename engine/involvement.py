@@ -25,10 +25,12 @@ def case_facts(session: Session, case_id: int) -> CaseFacts:
     case_no, created_by, started_as = row
     groups: set[str] = set()
     people: set[str] = {created_by} if created_by else set()
-    for group, assignee, completed_by in session.execute(
-            select(Task.group, Task.assignee, Task.completed_by).where(Task.case_id == case_id)):
+    for group, assignee, completed_by, candidates in session.execute(
+            select(Task.group, Task.assignee, Task.completed_by, Task.candidates).where(Task.case_id == case_id)):
         groups.add(group)
         people.update(p for p in (assignee, completed_by) if p)
+        groups.update((candidates or {}).get("groups", []))  # a step offered to them too
+        people.update((candidates or {}).get("users", []))
     return CaseFacts(case_no or "", frozenset(groups), frozenset(people), started_as)
 
 

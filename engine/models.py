@@ -170,6 +170,9 @@ class Task(Base):
     assignee: Mapped[str | None] = mapped_column(String(64))
     state: Mapped[str] = mapped_column(String(16))  # open | claimed | completed | cancelled
     properties: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    # further groups and candidate users ({"groups": [...], "users": [...]}), None when the group is all;
+    # here for the state machine's decisions, in task_candidates for the queue's index
+    candidates: Mapped[dict[str, list[str]] | None] = mapped_column(JSONType)
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

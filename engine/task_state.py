@@ -109,7 +109,9 @@ class Decision:
 
 def roles_of(actor: Actor, task: TaskLike) -> frozenset[Role]:
     roles = set()
-    if task.group in actor.groups:
+    further = getattr(task, "candidates", None) or {}  # engine.cases.candidates_of
+    if task.group in actor.groups or actor.username in further.get("users", ()) \
+            or actor.groups & set(further.get("groups", ())):
         roles.add(_R.MEMBER)
     if policy.supervises(actor, task.group):
         roles.add(_R.SUPERVISOR)

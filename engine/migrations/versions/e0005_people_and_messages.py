@@ -1,14 +1,14 @@
 """task candidates (further groups and candidate users of a task), message waits, message start events
 
-Revision ID: e0004
-Revises: e0003
+Revision ID: e0005
+Revises: e0004
 Create Date: 2026-12-02 18:20:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'e0004'
-down_revision = 'e0003'
+revision = 'e0005'
+down_revision = 'e0004'
 branch_labels = None
 depends_on = None
 
@@ -36,6 +36,9 @@ def upgrade() -> None:
         batch_op.create_index('ix_message_waits_name_key', ['name', 'correlation_key'], unique=False)
         batch_op.create_index(batch_op.f('ix_message_waits_case_id'), ['case_id'], unique=False)
 
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('candidates', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=True))
+
     with op.batch_alter_table('process_definitions', schema=None) as batch_op:
         batch_op.add_column(sa.Column('start_messages', sa.JSON().with_variant(sa.JSON(none_as_null=True), 'postgresql'), nullable=False, server_default='[]'))
 
@@ -43,6 +46,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     with op.batch_alter_table('process_definitions', schema=None) as batch_op:
         batch_op.drop_column('start_messages')
+    with op.batch_alter_table('tasks', schema=None) as batch_op:
+        batch_op.drop_column('candidates')
     with op.batch_alter_table('message_waits', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_message_waits_case_id'))
         batch_op.drop_index('ix_message_waits_name_key')
