@@ -1,14 +1,14 @@
 """task candidates (further groups and candidate users of a task), message waits, message start events
 
-Revision ID: e0005
-Revises: e0004
+Revision ID: e0006
+Revises: e0005
 Create Date: 2026-12-02 18:20:00
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = 'e0005'
-down_revision = 'e0004'
+revision = 'e0006'
+down_revision = 'e0005'
 branch_labels = None
 depends_on = None
 
