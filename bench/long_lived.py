@@ -154,6 +154,9 @@ def cases_on_sqlite(loop: str, passes: int, url: str) -> Series:
     with db.unit_of_work() as uow:
         definitions.deploy(uow.session, FILES, actor="bench")
     staff = Actor("bench", frozenset({"front_desk", "market_dept"}))
+    # 承办, 审核 and 批准 are separated (separateFrom): each by its own person
+    separated = {"review": Actor("bench_review", frozenset({"market_dept"})),
+                 "approve": Actor("bench_approve", frozenset({"market_dept"}))}
     with db.unit_of_work() as uow:
         case = cases.start_case(uow, "one_window", {"category": "food"}, staff)
         no, case_id = case.case_no, case.id
@@ -167,7 +170,7 @@ def cases_on_sqlite(loop: str, passes: int, url: str) -> Series:
             task_id = s.scalar(select(Task.id).where(Task.case_id == case_id, Task.element_id == element,
                                                      Task.state == "open"))
         with db.unit_of_work() as uow:
-            cases.complete(uow, task_id, data, staff)
+            cases.complete(uow, task_id, data, separated.get(element, staff))
 
     for element, data in PRELUDE[loop]:
         step(element, data)

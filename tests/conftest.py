@@ -28,14 +28,29 @@ DEMO_USERS = [
     ("market2", "market_dept", "", False, ""),
     ("market3", "market_dept", "", False, ""),
     ("health1", "health_dept", "", False, ""),
+    ("health2", "health_dept", "", False, ""),
+    ("health3", "health_dept", "", False, ""),
     ("housing1", "housing_dept", "", False, ""),
+    ("housing2", "housing_dept", "", False, ""),
+    ("housing3", "housing_dept", "", False, ""),
     ("general1", "general_dept", "", False, ""),
+    ("general2", "general_dept", "", False, ""),
+    ("general3", "general_dept", "", False, ""),
     ("market_lead", "", "market_dept", False, ""),
     ("health_lead", "", "health_dept", False, ""),
     ("director", "", "front_desk,market_dept,health_dept,housing_dept,general_dept", False, "office_supervisor"),
     ("portal", "", "", False, "integration"),
 ]
 PASSWORD = "test-pass-123"
+GROUP_PREFIX = {"front_desk": "window", "market_dept": "market", "health_dept": "health",
+                "housing_dept": "housing", "general_dept": "general"}
+# 承办, 审核 and 批准 are separated (their separateFrom): three members of the department, one each.
+SEPARATED_STEPS = {"handle": 1, "review": 2, "approve": 3}
+
+
+def member_for(group: str, element_id: str = "") -> str:
+    """The test user who completes step ``element_id`` of a task queued to ``group``."""
+    return f"{GROUP_PREFIX[group]}{SEPARATED_STEPS.get(element_id, 1)}"
 
 
 def need_service(name: str, check) -> None:

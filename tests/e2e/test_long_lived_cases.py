@@ -26,7 +26,10 @@ PASSES = 1000
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 
 DESK = Actor("window1", frozenset({"front_desk"}))
+# 承办, 审核 and 批准 by three people (separation of duties)
 MARKET = Actor("market1", frozenset({"market_dept"}))
+REVIEWER = Actor("market2", frozenset({"market_dept"}))
+APPROVER = Actor("market3", frozenset({"market_dept"}))
 
 
 @pytest.fixture
@@ -94,8 +97,8 @@ def test_correction_loop_a_thousand_times_then_accepted_and_issued(db):
     # When the desk accepts and the department handles, reviews, approves, and the desk issues
     _complete(db, no, "intake", {"decision": "accept"}, DESK)
     _complete(db, no, "handle", {"outcome": "submit", "opinion": "ok"}, MARKET)
-    _complete(db, no, "review", {"outcome": "pass"}, MARKET)
-    _complete(db, no, "approve", {"outcome": "approved", "result": "approved"}, MARKET)
+    _complete(db, no, "review", {"outcome": "pass"}, REVIEWER)
+    _complete(db, no, "approve", {"outcome": "approved", "result": "approved"}, APPROVER)
     _complete(db, no, "issue_result", {"delivery": "pickup", "certificate_no": "C-1"}, DESK)
     # Then the case completed with the last round's data and the full history of every pass
     view = _view(db, no)
@@ -121,14 +124,14 @@ def test_sent_back_between_review_and_approve_a_thousand_times(db):
     sizes = {}
     # When review passes and approval sends it back, a thousand times
     for n in range(1, PASSES + 1):
-        _complete(db, no, "review", {"outcome": "pass", "opinion": f"review {n}"}, MARKET)
-        _complete(db, no, "approve", {"outcome": "send_back", "opinion": f"back {n}"}, MARKET)
+        _complete(db, no, "review", {"outcome": "pass", "opinion": f"review {n}"}, REVIEWER)
+        _complete(db, no, "approve", {"outcome": "send_back", "opinion": f"back {n}"}, APPROVER)
         sizes[n] = _state_bytes(db, no)
         _keep_up(n)
     assert sizes[PASSES] <= 2 * sizes[1], (sizes[1], sizes[PASSES])
     # And then review passes and approval approves, and the desk issues
-    _complete(db, no, "review", {"outcome": "pass", "opinion": "final review"}, MARKET)
-    _complete(db, no, "approve", {"outcome": "approved", "result": "approved", "opinion": "yes"}, MARKET)
+    _complete(db, no, "review", {"outcome": "pass", "opinion": "final review"}, REVIEWER)
+    _complete(db, no, "approve", {"outcome": "approved", "result": "approved", "opinion": "yes"}, APPROVER)
     _complete(db, no, "issue_result", {"delivery": "post", "tracking_no": "SF1"}, DESK)
     # Then the case completed with the final opinions and every pass in the history
     view = _view(db, no)

@@ -47,8 +47,8 @@ def office_app(sqlite_app):
     # the second case is decided on time, on 03-10
     with clock.frozen(at("2026-03-10")):
         do(app, on_time, "handle", "market1", {"outcome": "submit"})
-        do(app, on_time, "review", "market1", {"outcome": "pass"})
-        do(app, on_time, "approve", "market1", {"outcome": "approved", "result": "approved"})
+        do(app, on_time, "review", "market2", {"outcome": "pass"})  # three people: separation of duties
+        do(app, on_time, "approve", "market3", {"outcome": "approved", "result": "approved"})
     tick(app.extensions["onewindow.db"], at("2026-04-15"))
     broker.drain()
     return app, late, on_time

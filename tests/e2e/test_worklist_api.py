@@ -190,9 +190,9 @@ def test_invalid_form_data_is_422_naming_the_fields(office):
     # approve needs the result with the decision (if/then in forms/approve.json)
     complete(office, "market1", task["id"], {"outcome": "submit"})
     review = open_task(office, task["case_no"], "review")
-    complete(office, "market1", review["id"], {"outcome": "pass"})
+    complete(office, "market2", review["id"], {"outcome": "pass"})
     approve = open_task(office, task["case_no"], "approve")
-    body = complete(office, "market1", approve["id"], {"outcome": "approved"}, status=422)
+    body = complete(office, "market3", approve["id"], {"outcome": "approved"}, status=422)
     assert [p["field"] for p in body["problems"]] == ["result"]
 
 
@@ -211,13 +211,13 @@ def test_send_back_returns_to_previous_step_with_reason_and_data_kept(office):
     no, handle = at_handle(office, "construction")
     complete(office, "housing1", handle["id"], {"outcome": "submit", "opinion": "现场核查通过"})
     review = open_task(office, no, "review")
-    housing1 = Api(office, "housing1")
-    assert housing1.get(f"/api/tasks/{review['id']}").get_json()["form"]["send_back"] == {
+    housing1, housing2, housing3 = Api(office, "housing1"), Api(office, "housing2"), Api(office, "housing3")
+    assert housing2.get(f"/api/tasks/{review['id']}").get_json()["form"]["send_back"] == {
         "field": "outcome", "value": "send_back"}
     # When review sends it back without a reason: 422; with one: done
-    r = housing1.post(f"/api/tasks/{review['id']}/send-back", json={"reason": " "})
+    r = housing2.post(f"/api/tasks/{review['id']}/send-back", json={"reason": " "})
     assert r.status_code == 422 and r.get_json()["problems"][0]["field"] == "reason"
-    r = housing1.post(f"/api/tasks/{review['id']}/send-back", json={"reason": "图纸缺页"})
+    r = housing2.post(f"/api/tasks/{review['id']}/send-back", json={"reason": "图纸缺页"})
     assert r.status_code == 200, r.get_json()
     # Then the case is back at handle, the reason in the history, the earlier data offered as defaults
     again = open_task(office, no, "handle")
@@ -227,7 +227,7 @@ def test_send_back_returns_to_previous_step_with_reason_and_data_kept(office):
     events = history(office, no)
     back = [e for e in events if e["what"] == "task_sent_back"]
     assert len(back) == 1 and back[0]["data"] == {"reason": "图纸缺页", "to": ["handle"]}
-    assert back[0]["who"] == "housing1" and back[0]["element_id"] == "review"
+    assert back[0]["who"] == "housing2" and back[0]["element_id"] == "review"
     done = [e for e in events if e["what"] == "task_completed" and e["task_id"] == review["id"]][0]
     assert done["data"]["reason"] == "图纸缺页" and done["data"]["data"]["outcome"] == "send_back"
     # And a step without a modelled send-back path refuses it
@@ -235,12 +235,12 @@ def test_send_back_returns_to_previous_step_with_reason_and_data_kept(office):
     assert r.status_code == 403
     # approve sends back to review the same way
     complete(office, "housing1", again["id"], {"outcome": "submit"})
-    complete(office, "housing1", open_task(office, no, "review")["id"], {"outcome": "pass", "opinion": "同意"})
+    complete(office, "housing2", open_task(office, no, "review")["id"], {"outcome": "pass", "opinion": "同意"})
     approve = open_task(office, no, "approve")
-    r = housing1.post(f"/api/tasks/{approve['id']}/send-back", json={"reason": "请复核面积"})
+    r = housing3.post(f"/api/tasks/{approve['id']}/send-back", json={"reason": "请复核面积"})
     assert r.status_code == 200
     review2 = open_task(office, no, "review")
-    assert housing1.get(f"/api/tasks/{review2['id']}").get_json()["form"]["defaults"]["opinion"] == "同意"
+    assert housing2.get(f"/api/tasks/{review2['id']}").get_json()["form"]["defaults"]["opinion"] == "同意"
 
 
 def test_delegate_to_a_colleague_and_reassign_by_supervisor(office):

@@ -27,12 +27,10 @@ from engine.identity import SYSTEM, Actor
 from engine.models import Case, CaseEvent, EventDelivery, Task
 from sla import sweep
 from sla.models import Alert, AlertDelivery, Clock, ClockEntry
-from tests.conftest import deploy_reference, drop_pg_database, fresh_pg_database, make_app
+from tests.conftest import deploy_reference, drop_pg_database, fresh_pg_database, make_app, member_for
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 2026-03-02 09:00 in Beijing
 SWEEP_AT = T0 + timedelta(days=75)
-GROUP_USER = {"front_desk": "window1", "market_dept": "market1", "health_dept": "health1",
-              "housing_dept": "housing1", "general_dept": "general1"}
 CHAIN = [("handle", {"outcome": "submit"}), ("review", {"outcome": "pass"}),
          ("approve", {"outcome": "approved", "result": "approved"})]
 ISSUE = ("issue_result", {"delivery": "pickup", "certificate_no": "C-1"})
@@ -61,8 +59,8 @@ PATHS = {
 GAPS = [0, 1, 4, 2, 9, 1, 3, 6, 2, 1, 5]  # days between steps: some steps overrun their 1-5 working days
 
 
-def _actor(group: str) -> Actor:
-    return Actor(GROUP_USER[group], frozenset({group}))
+def _actor(group: str, element_id: str = "") -> Actor:
+    return Actor(member_for(group, element_id), frozenset({group}))
 
 
 def _run_path(app, category: str, steps: list) -> int:
@@ -85,7 +83,7 @@ def _run_path(app, category: str, steps: list) -> int:
                 task = uow.session.scalar(select(Task).where(Task.case_id == case_id, Task.element_id == what,
                                                              Task.state.in_(("open", "claimed"))))
                 assert task is not None, (category, what)
-                cases.complete(uow, task.id, data, _actor(task.group))
+                cases.complete(uow, task.id, data, _actor(task.group, task.element_id))
     return case_id
 
 

@@ -65,3 +65,14 @@ def test_empty_or_malformed_name_lists_are_reported():
     assert "separateFrom names nobody" in messages
     assert "deliverableBy: 'front desk' is not a group, role or step id" in messages
 
+
+
+def test_the_reference_process_separates_review_and_approve():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = {"one_window.bpmn": (root / "bpmn/processes/one_window.bpmn").read_bytes(),
+             "classify.dmn": (root / "bpmn/decisions/classify.dmn").read_bytes()}
+    separate = {t.element_id: t.properties.get("separateFrom") for t in parse_definition(files).user_tasks}
+    assert separate == {"intake": None, "handle": None, "review": "handle", "approve": "handle, review",
+                        "co_review": None, "issue_result": None}
