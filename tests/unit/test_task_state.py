@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from engine.identity import Actor
-from engine.task_state import TRANSITIONS, Action, TaskState, can, offered, separation_refusal
+from engine.task_state import TRANSITIONS, Action, Role, TaskState, can, offered, separation_refusal
 
 HOLDER = Actor("market1", frozenset({"market_dept"}))
 MEMBER = Actor("market2", frozenset({"market_dept"}))
@@ -60,15 +60,47 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
 }
 
 
+def allowed_now(state: str, who: str) -> set[str]:
+    return {a for a, ok in offered(ACTORS[who], task_in(state), earlier={}).items() if ok}
+
+
+def disagreements() -> list[str]:
+    """Every (state, who) whose allowed actions differ from EXPECTED: empty when the machine is right."""
+    return [f"{state}/{who}: {sorted(allowed_now(state, who))} != {sorted(EXPECTED[state][who])}"
+            for state in EXPECTED for who in ACTORS if allowed_now(state, who) != EXPECTED[state][who]]
+
+
 @pytest.mark.parametrize("state", list(EXPECTED))
 @pytest.mark.parametrize("who", list(ACTORS))
 def test_each_cell_of_the_action_table(state, who):
     # Given a task in ``state`` and an actor in relation ``who`` to it
-    task = task_in(state)
-    # When every action is asked
-    allowed = {a for a, ok in offered(ACTORS[who], task, earlier={}).items() if ok}
-    # Then exactly the table's actions are allowed
-    assert allowed == EXPECTED[state][who]
+    # When every action is asked, Then exactly the table's actions are allowed
+    assert allowed_now(state, who) == EXPECTED[state][who]
+
+
+def test_removing_narrowing_or_widening_any_cell_fails_the_contract(monkeypatch):
+    """Mutation proof: each single change to the machine's table is noticed by the expectations above."""
+    assert disagreements() == []
+    mutants = []
+    for key, (next_state, who) in TRANSITIONS.items():
+        mutants.append((f"remove {key}", key, None))
+        mutants += [(f"narrow {key} by {r}", key, (next_state, who - {r})) for r in who]
+        # (an open task has no holder: widening an open cell by the holder changes nothing, so it is left out)
+        mutants += [(f"widen {key} by {r}", key, (next_state, who | {r})) for r in Role
+                    if r not in who and not (r == Role.HOLDER and key[0] == TaskState.OPEN)]
+    survived = []
+    for name, key, cell in mutants:
+        # Given the table with this one cell removed, narrowed or widened
+        with monkeypatch.context() as m:
+            if cell is None:
+                m.delitem(TRANSITIONS, key)
+            else:
+                m.setitem(TRANSITIONS, key, cell)
+            # Then the expectations disagree with it
+            if not disagreements():
+                survived.append(name)
+    assert survived == [], "table mutations no test notices"
+    assert disagreements() == []  # and the table is whole again
 
 
 def test_the_table_leads_where_the_life_cycle_says():
