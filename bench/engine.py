@@ -38,14 +38,15 @@ sys.path.insert(0, str(ROOT))
 
 STEPS = [
     ("intake", {"decision": "accept"}),
-    ("handle", {"outcome": "submit"}),
-    ("review", {"outcome": "pass"}),
-    ("approve", {"outcome": "approved", "result": "approved"}),
+    ("handle", {"outcome": "submit", "opinion": "材料齐全，建议准予许可"}),
+    ("review", {"outcome": "pass", "opinion": "同意"}),
+    ("approve", {"outcome": "approved", "opinion": "准予许可"}),
     ("issue_result", {"delivery": "pickup", "certificate_no": "JY0001"}),
 ]
 FILES = {
     "one_window.bpmn": (ROOT / "bpmn/processes/one_window.bpmn").read_bytes(),
     "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes(),
+    **{f"forms/{p.name}": p.read_bytes() for p in sorted((ROOT / "bpmn/forms").glob("*.json"))},
 }
 
 

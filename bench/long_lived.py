@@ -31,14 +31,17 @@ sys.path.insert(0, str(ROOT))
 FILES = {
     "one_window.bpmn": (ROOT / "bpmn/processes/one_window.bpmn").read_bytes(),
     "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes(),
+    **{f"forms/{p.name}": p.read_bytes() for p in sorted((ROOT / "bpmn/forms").glob("*.json"))},
 }
 CHECKPOINTS = (1, 10, 100, 1000)
 LOOPS = {
     "correction": [("intake", {"decision": "correction", "missing": ["lease"]}),
                    ("message", "materials_resubmitted")],
-    "send_back": [("review", {"outcome": "pass"}), ("approve", {"outcome": "send_back"})],
+    "send_back": [("review", {"outcome": "pass", "opinion": "同意"}),
+                  ("approve", {"outcome": "send_back", "opinion": "请复核"})],
 }
-PRELUDE = {"correction": [], "send_back": [("intake", {"decision": "accept"}), ("handle", {"outcome": "submit"})]}
+PRELUDE = {"correction": [], "send_back": [("intake", {"decision": "accept"}),
+                                           ("handle", {"outcome": "submit", "opinion": "同意"})]}
 
 
 class Series:

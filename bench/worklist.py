@@ -158,7 +158,7 @@ def seed(db, tasks: int) -> None:
     with db.unit_of_work() as uow:
         files = {"one_window.bpmn": (ROOT / "bpmn/processes/one_window.bpmn").read_bytes(),
                  "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes()}
-        definition = definitions.deploy(uow.session, files, actor="bench").definition_id
+        definition = definitions.deploy(uow.session, files, actor="bench", forms_from=[ROOT / "bpmn"]).definition_id
     params = {"users": USERS, "groups": GROUPS, "cases": max(1, tasks // CASES_PER_TASKS), "tasks": tasks,
               "services": SERVICES, "definition": definition}
     t0 = time.perf_counter()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, jsonify, request, url_for
+from pathlib import Path
+
+from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
 from engine import audit, cases, clock, definitions, flags, office
 from engine.access import ADMIN, CASE, DELIVERS_MESSAGE, PUBLIC, SIGNED_IN, STARTS_CASE, guard
@@ -73,16 +75,18 @@ def _uploaded_files() -> dict[str, bytes]:
 @bp.post("/definitions")
 @guard(ADMIN)
 @accepts_uploads
-@operation("Deploy a BPMN file (with its DMN and called processes)", tag="definitions",
+@operation("Deploy a BPMN file (with its DMN, called processes and forms)", tag="definitions",
            body="BPMN XML or multipart 'file' fields (the main BPMN first)",
            returns={"process_id": "string", "version": "integer", "created": "boolean", "warnings": "array"},
            errors=(403, 413, 422), media=("application/xml", "multipart/form-data"))
 def deploy():
     actor = current_actor()
     files = _uploaded_files()
+    # a form the upload lacks is taken from the office's designers' folder (bpmn/forms/...)
+    designers = Path(current_app.config["ONEWINDOW"].processes_dir).parent
     with unit_of_work() as uow:
         result = definitions.deploy(uow.session, files, actor=actor.username,
-                                    process_id=request.args.get("process_id"))
+                                    process_id=request.args.get("process_id"), forms_from=[designers])
     status = 201 if result.created else 200
     return jsonify({"process_id": result.process_id, "version": result.version,
                     "created": result.created, "warnings": [p.as_dict() for p in result.warnings]}), status

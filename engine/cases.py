@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from engine import clock, correlation, events, involvement, office, policy, store
+from engine import clock, correlation, events, forms, involvement, office, opinions, policy, store
 from engine.db import UnitOfWork
 from engine.definitions import latest
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, Problem
@@ -208,24 +208,38 @@ def assign(uow: UnitOfWork, task_id: str, actor: Actor, to_user: str, *, action:
 
 def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
              expected_version: int | None = None, history: dict[str, Any] | None = None,
-             action: Action = Action.COMPLETE) -> Case:
+             action: Action = Action.COMPLETE, *, sent_back: str | None = None) -> Case:
     """Complete a user task with form data and run the case on to its next wait (``action``:
-    ``Action.SEND_BACK`` when the data takes the modelled send-back path)."""
+    ``Action.SEND_BACK`` when the data takes the modelled send-back path).
+
+    The step writes only what its form declares (Invalid names every other field), checked against
+    the form's schema; its opinion field is signed as a record (engine.opinions), not kept in the case
+    data. ``sent_back`` is the reason of a send back (退回): the step completes along its modelled
+    send-back flow and the reason is signed as its opinion.
+    """
     data = runtime.validate_data(data)
     task, case, open_rows = _task_for_update(uow, task_id)
-    _decide(uow, task, actor, action, expected_version)
+    _decide(uow, task, actor, Action.SEND_BACK if sent_back is not None else action, expected_version)
+    form = forms.step_form(uow.session, case.definition_id, task.element_id, task.properties)
+    data = form.completion(data, sent_back=sent_back)
     for _name, check in _completion_checks:
         data = check(uow, case, task, data, actor) or data
+    form.admit(data)  # a feature's check may normalise the data, never widen it
+    written = form.case_data(data)
     wf = _load(case)
     with _flagged_if_a_script_hits_a_limit(uow, case, actor):
-        result = runtime.complete_user_task(wf, task_id, data)
-        done = {"state": TaskState.COMPLETED.value, "completed_at": clock.now(), "completed_by": actor.username,
-                "data": data}
+        result = runtime.complete_user_task(wf, task_id, written)
+        now = clock.now()
+        signed = opinions.sign(uow, case, task, actor, form, data, sent_back=sent_back, at=now)
+        done = {"state": TaskState.COMPLETED.value, "completed_at": now, "completed_by": actor.username,
+                "data": {**data, **written}}
         if task.assignee is None:
             done["assignee"] = actor.username
+        if sent_back is not None:
+            history = {**(history or {}), "transition": "send_back", "reason": sent_back}
         batch = events.Batch(uow, case.id)
         batch.add(events.TASK_COMPLETED, actor=actor.username, element_id=task.element_id,
-                  task_id=task.id, data={"data": data, **(history or {}), "group": task.group})
+                  task_id=task.id, data={"data": done["data"], **(history or {}), "group": task.group, **signed})
         open_rows.pop(task_id, None)
         _save(uow, case, wf, result, actor, batch, completed_task=task_id, open_rows=open_rows,
               task_updates=[(task, done)])
@@ -454,6 +468,7 @@ def case_view(session: Session, case: Case, *, with_data: bool = True) -> dict[s
         "ended_at": case.ended_at.isoformat() if case.ended_at else None,
         "waiting_for": sorted(set((case.summary or {}).get("waiting", {}).values())),
         "open_tasks": [task_dict(t) for t in tasks if t.state in OPEN_STATES],
+        "opinions": [opinions.as_dict(o) for o in opinions.of_case(session, case.id)],
         "history": [
             {"what": e.kind, "who": e.actor, "when": e.at.isoformat(), "element_id": e.element_id,
              "task_id": e.task_id, "data": e.data}

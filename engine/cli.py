@@ -23,20 +23,26 @@ def _db():
 
 def bundles(paths: tuple[str, ...], process_id: str | None = None) -> list[dict[str, bytes]]:
     """One bundle per BPMN file (``.bpmn``, ``.bpmn2``, ``.bpmn20.xml``): that file first, then every
-    other file given (DMN, called processes). With ``--process`` only the file holding it is a main."""
+    other file given (DMN, called processes), then the form files its user tasks name that were not
+    given, found beside the BPMN files or in their parent folder (``bpmn/processes/x.bpmn`` finds
+    ``bpmn/forms/x.json``). With ``--process`` only the file holding it is a main."""
     files: dict[str, bytes] = {}
+    folders: list[Path] = []
     for p in paths:
         path = Path(p)
         if not path.is_file():
             raise click.ClickException(f"{p}: no such file")
         files[path.name] = path.read_bytes()
+        if is_bpmn_name(path.name):
+            folders += [f for f in (path.parent, path.parent.parent) if f not in folders]
     mains = [n for n in files if is_bpmn_name(n)]
     if not mains:
         raise click.ClickException("give at least one BPMN file (.bpmn, .bpmn2 or .bpmn20.xml)")
     if process_id is not None:
         holding = [n for n in mains if f'id="{process_id}"'.encode() in files[n]]
         mains = holding[:1] or mains[:1]
-    return [{m: files[m], **{n: c for n, c in files.items() if n != m}} for m in mains]
+    return [definitions.with_forms({m: files[m], **{n: c for n, c in files.items() if n != m}}, folders)
+            for m in mains]
 
 
 def _say(problem: Problem, main: str) -> None:

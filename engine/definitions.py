@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.errors import DefinitionInvalid, NotFound, Problem
+from engine.form_lint import forms_named
+from engine.forms import bundle_forms
 from engine.lint import errors, lint
 from engine.models import ProcessDefinition
 from engine.spiff.dialects import called_processes
@@ -39,13 +43,15 @@ def content_hash(files: dict[str, bytes]) -> str:
 
 
 def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = None,
-           process_id: str | None = None) -> DeployResult:
-    """Deploy a bundle (the main BPMN first, then its DMN and called processes).
+           process_id: str | None = None, forms_from: Iterable[Path] = ()) -> DeployResult:
+    """Deploy a bundle (the main BPMN first, then its DMN, called processes and forms).
 
-    Unchanged content is a no-op returning the existing version.
+    A form file a user task names (``formSchema``) that the bundle lacks is taken from the first of
+    the ``forms_from`` folders that has it (the designers' ``bpmn/``) and deployed with the process,
+    so the version keeps its forms. Unchanged content is a no-op returning the existing version.
     Raises DefinitionInvalid listing every problem found.
     """
-    given = files
+    given = files = with_forms(files, forms_from)
     files = with_called_processes(session, files)
     problems = lint(files, process_id)
     if errors(problems):
@@ -80,6 +86,12 @@ def deploy(session: Session, files: dict[str, bytes], *, actor: str | None = Non
     session.add(definition)
     session.flush()
     return DeployResult(definition.process_id, definition.version, True, definition.id, warnings)
+
+
+def with_forms(files: dict[str, bytes], folders: Iterable[Path]) -> dict[str, bytes]:
+    """The bundle plus the form files its user tasks name, found under ``folders`` (first wins)."""
+    folders = list(folders)
+    return bundle_forms(files, forms_named(files), folders) if folders else dict(files)
 
 
 def with_called_processes(session: Session, files: dict[str, bytes]) -> dict[str, bytes]:

@@ -17,6 +17,7 @@ from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
 from engine.errors import Problem
+from engine.form_lint import form_problems
 from engine.policy import STARTER_PROPERTIES, names
 from engine.spiff import people
 from engine.spiff.dialects import translate
@@ -57,7 +58,7 @@ def lint(files: dict[str, bytes], process_id: str | None = None) -> list[Problem
         if doc.kind == "bpmn":
             problems += people_problems(doc) + default_flow_problems(doc) + property_problems(doc)
             problems += access_problems(doc)
-            problems += bpmn_script_problems(doc, check)
+            problems += bpmn_script_problems(doc, check) + form_problems(doc, files)
         else:
             problems += dmn_script_problems(doc, check)
     breaking += preflight_problems(docs)

@@ -324,3 +324,30 @@ class SignInCounter(Base):
     failures: Mapped[int] = mapped_column(Integer, default=0)
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an account's slowed attempts
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # an account at a known client
+
+
+class Opinion(Base):
+    """One signed opinion (审批意见) of one step of a case: appended, never changed, never deleted.
+
+    The rows of a case, in order, are its 审批表. ``kind`` is ``completed`` (the step's completion) or
+    ``sent_back`` (退回, the text is the reason). The signer's name and group are copied as they were
+    when signing, so a later rename does not rewrite a signed paper. The migration adds triggers that
+    refuse UPDATE and DELETE on this table.
+    """
+
+    __tablename__ = "opinions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    task_id: Mapped[str] = mapped_column(String(36))
+    element_id: Mapped[str] = mapped_column(String(128))
+    step_name: Mapped[str] = mapped_column(String(256))
+    kind: Mapped[str] = mapped_column(String(16))  # completed | sent_back
+    text: Mapped[str] = mapped_column(Text)
+    decision: Mapped[str | None] = mapped_column(String(64))  # the step's decision value, e.g. approved
+    decision_label: Mapped[str] = mapped_column(String(128))  # as the form titles it, e.g. 准予许可
+    signer: Mapped[str] = mapped_column(String(64))
+    signer_name: Mapped[str] = mapped_column(String(128))
+    signer_group: Mapped[str] = mapped_column(String(64))  # the group the step belonged to
+    signer_role: Mapped[str] = mapped_column(String(16))  # member | supervisor | administrator | other
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime)

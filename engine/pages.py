@@ -2,14 +2,28 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Blueprint, redirect, render_template, request, session, url_for
 
-from engine import audit, flags, policy
+from engine import audit, flags, office, policy
 from engine.access import ADMIN, PUBLIC, guard
 from engine.errors import Invalid, OneWindowError, Problem, TooManyRequests, Unauthorized
 from engine.web import current_actor, optional_actor, reading, sign_in, sign_out, unit_of_work
 
 bp = Blueprint("shell", __name__, template_folder="templates")
+
+
+@bp.app_template_filter("office_time")
+def office_time(value: str | datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """An instant (ISO text or aware datetime, stored in UTC) shown in the office's zone."""
+    if not value:
+        return "—"
+    try:
+        instant = datetime.fromisoformat(value) if isinstance(value, str) else value
+        return instant.astimezone(office.zone).strftime(fmt)
+    except ValueError:
+        return str(value)
 
 
 @bp.get("/")

@@ -3,9 +3,11 @@
 Which task is which is read from the application, not from element ids: the first front-desk
 task a case opens is its intake task (its completion data carries ``decision``, ``reason``,
 ``missing``); any later front-desk task is issuance. So any process whose first front-desk task
-writes these works with intake. The checks run inside ``engine.cases.complete`` (registered in
-``init_app``), so a completion through the worklists API is checked exactly like one through the
-front-desk pages.
+writes these works with intake. The fields, their types and choices are the tasks' forms
+(bpmn/forms/intake.json and issue.json), which the engine checks first; what is checked here needs
+the catalog and the case: which materials the item requires, which codes exist, the case's decision.
+The checks run inside ``engine.cases.complete`` (registered in ``init_app``), so a completion through
+the worklists API is checked exactly like one through the front-desk pages.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import cases, clock, events, office, policy
+from engine import cases, clock, events, forms, office, policy
 from engine.db import Database, UnitOfWork
 from engine.errors import Conflict, Invalid, NotFound, Problem
 from engine.identity import Actor
@@ -25,9 +27,10 @@ from intake import catalog_store
 from intake.dates import add_working_days
 from intake.models import Application
 
-DECISIONS = ("accept", "reject", "correction")
-DELIVERIES = ("pickup", "post")
 RESULTS = ("approved", "refused")
+DEFAULT_REASONS = {"accept": "申请材料齐全、符合法定形式，予以受理。",
+                   "correction": "申请材料不齐全或者不符合法定形式"}
+DEEMED_REASON = "逾期未作出受理决定，依法自收到申请材料之日起即为受理。"
 log = logging.getLogger(__name__)
 DEEMED_AFTER_WORKING_DAYS = 5
 REASON_MAX = 1000
@@ -42,26 +45,23 @@ def _text(value: Any, limit: int = REASON_MAX) -> str | None:
     return value[:limit] if value else None
 
 
+def missing_required(application: Application) -> list[tuple[str, str]]:
+    """The item's required materials (not the conditional ones) the application does not hold."""
+    have = {m.code for m in application.materials}
+    return [(m["code"], m["name"]) for m in application.item.data["materials"]
+            if m["required"] and m["code"] not in have]
+
+
 def check_acceptance(application: Application, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate and normalise the intake task's completion data. Raises Invalid naming fields."""
+    """Check and normalise the intake task's completion data against the catalog. Raises Invalid
+    naming fields: an acceptance while a required material is missing names each material."""
     problems: list[Problem] = []
     decision = data.get("decision")
-    if decision not in DECISIONS:
-        problems.append(Problem(f"决定应为 accept（受理）、reject（不予受理）或 correction（补正） / "
-                                f"one of {', '.join(DECISIONS)}", field="decision"))
     reason = _text(data.get("reason"))
-    if data.get("reason") is not None and not isinstance(data.get("reason"), str):
-        problems.append(Problem("text expected", field="reason"))
     redirect = _text(data.get("redirect_office"), 200)
-    raw_missing = data.get("missing", [])
     missing: list[str] = []
     known = catalog_store.material_names(application.item)
-    if raw_missing is None:
-        raw_missing = []
-    if not isinstance(raw_missing, list):
-        problems.append(Problem("a list of material codes", field="missing"))
-        raw_missing = []
-    for i, code in enumerate(raw_missing):
+    for i, code in enumerate(data.get("missing") or []):
         if not isinstance(code, str) or code not in known:
             problems.append(Problem(f"事项 {application.service_code} 没有材料 {code!r} / "
                                     f"not a material of item {application.service_code}", field=f"missing[{i}]"))
@@ -73,37 +73,42 @@ def check_acceptance(application: Application, data: dict[str, Any]) -> dict[str
         if not missing and not problems:
             problems.append(Problem("补正须一次性列明全部所缺材料 / list every missing material at once",
                                     field="missing"))
+        # 一次性告知: a correction that leaves out a missing required material would need a second one
+        problems += [Problem(f"一次性告知：还缺少必需材料“{name}”，须一并列明 / required material {code} is missing "
+                             f"too: list it in this correction", field="missing")
+                     for code, name in missing_required(application) if missing and code not in missing]
         if application.deemed_accepted_on is not None:
             problems.append(Problem(
                 f"已于 {application.deemed_accepted_on} 视为受理，不能再要求补正 / deemed accepted "
                 f"on {application.deemed_accepted_on}: a correction can no longer be asked", field="decision"))
     if decision == "accept" and missing:
         problems.append(Problem("受理时不应列出所缺材料 / an acceptance lists nothing missing", field="missing"))
+    if decision == "accept" and application.deemed_accepted_on is None:
+        # 材料不齐不得受理：一次性告知补正 (a deemed acceptance stands by law, whatever is missing)
+        problems += [Problem(f"缺少必需材料“{name}”，不能受理，请一次性告知补正 / required material {code} is "
+                             f"missing: ask for a correction (补正) instead", field=f"materials.{code}")
+                     for code, name in missing_required(application)]
     if problems:
         raise Invalid("invalid acceptance decision", problems)
     out = {k: v for k, v in data.items() if k not in ("decision", "reason", "missing", "redirect_office")}
     out.update({"decision": decision, "reason": reason or "", "missing": missing})
     if redirect:
         out["redirect_office"] = redirect
-    if decision == "correction" and not reason:
-        out["reason"] = "申请材料不齐全或者不符合法定形式"
+    if not reason:  # the reason is signed as the 受理意见 of the 审批表: never blank
+        deemed = decision == "accept" and application.deemed_accepted_on is not None
+        out["reason"] = DEEMED_REASON if deemed else DEFAULT_REASONS.get(decision, "")
     return out
 
 
 def check_issuance(result: str | None, data: dict[str, Any]) -> dict[str, Any]:
-    """Validate the issuance task's data: result, certificate, delivery, tracking, hand-over time."""
+    """Check the issuance task's data against the case's decision ``result`` (made at 批准, never
+    given here): certificate, delivery, tracking, hand-over time."""
     problems: list[Problem] = []
-    given_result = data.get("result", result)
-    if given_result not in RESULTS:
-        problems.append(Problem(f"one of {', '.join(RESULTS)}", field="result"))
-    elif result in RESULTS and given_result != result:
-        problems.append(Problem(f"the decision of this case is {result}", field="result"))
+    if result not in RESULTS:
+        raise Conflict("本案尚无许可决定，不能出件 / the case has no decision to issue")
     delivery = data.get("delivery")
-    if delivery not in DELIVERIES:
-        problems.append(Problem("送达方式应为 pickup（窗口领取）或 post（邮寄） / one of pickup, post",
-                                field="delivery"))
     certificate = _text(data.get("certificate_no"), 64)
-    if given_result == "approved" and not certificate:
+    if result == "approved" and not certificate:
         problems.append(Problem("准予许可须填写证照编号 / a certificate number is required", field="certificate_no"))
     tracking = _text(data.get("tracking_no"), 64)
     if delivery == "post" and not tracking:
@@ -121,15 +126,14 @@ def check_issuance(result: str | None, data: dict[str, Any]) -> dict[str, Any]:
                 problems.append(Problem("must not be in the future", field="handed_over_at"))
     if problems:
         raise Invalid("invalid issuance data", problems)
-    out = {k: v for k, v in data.items()
-           if k not in ("result", "delivery", "certificate_no", "tracking_no", "handed_over_at")}
-    out.update({"result": given_result, "delivery": delivery, "certificate_no": certificate or "",
+    out = {k: v for k, v in data.items() if k not in ("delivery", "certificate_no", "tracking_no", "handed_over_at")}
+    out.update({"delivery": delivery, "certificate_no": certificate or "",
                 "tracking_no": tracking or "", "handed_over_at": handed_at.isoformat() if handed_at else None})
     return out
 
 
 def decided_result(session, case_id: int) -> str | None:
-    """The case's decision (``result``) as written by the last completed task that set it."""
+    """The case's decision (``result``) as the engine wrote it from the deciding step (caseDecision)."""
     for task in session.scalars(select(Task).where(Task.case_id == case_id, Task.state == "completed")
                                 .order_by(Task.completed_at.desc(), Task.id)):
         value = (task.data or {}).get("result")
@@ -149,6 +153,15 @@ def completion_check(uow: UnitOfWork, case: Case, task: Task, data: dict[str, An
     if task.element_id == application.intake_element:
         return check_acceptance(application, data)
     return check_issuance(decided_result(uow.session, case.id), data)
+
+
+def decision_choices(session, application: Application) -> list[tuple[str, str]]:
+    """The acceptance decisions the open intake task's form offers, as (value, label) for the page."""
+    task = intake_task(session, application)
+    if task is None:
+        return []
+    form = forms.step_form(session, session.get(Case, task.case_id).definition_id, task.element_id, task.properties)
+    return forms.choices(((form.schema or {}).get("properties") or {}).get("decision"))
 
 
 def _open_task(session, application: Application, *, issuance: bool) -> Task:

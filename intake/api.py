@@ -115,21 +115,25 @@ def resubmit(case_no: str):
 
 @bp.post("/cases/<case_no>/issuance")
 @guard(FRONT_DESK_CASE)
-@operation("Issue the result at the window: result, certificate_no, delivery, tracking_no, handed_over_at",
-           tag="applications", errors=(403, 404, 409, 422),
-           body={"result": "string", "certificate_no": "string", "delivery": "string",
-                 "tracking_no": "string", "handed_over_at": "string"})
+@operation("Issue the decision made at 批准 at the window: certificate_no, delivery, tracking_no, handed_over_at; "
+           "answers with the 决定书 and 送达回证 to print", tag="applications", errors=(403, 404, 409, 422),
+           body={"certificate_no": "string", "delivery": "string", "tracking_no": "string",
+                 "handed_over_at": "string"},
+           returns={"case_no": "string", "status": "string", "notices": "object"})
 def issue(case_no: str):
     body = json_body()
     with unit_of_work() as uow:
         case = acceptance.issue(uow, case_no, body, current_actor(), _version())
-        out = {"case_no": case_no, "status": case.status}
+        out = {"case_no": case_no, "status": case.status, "notices": {
+            kind: url_for("intake_api.notice", case_no=case_no, kind=kind, fmt="pdf")
+            for kind in ("decision", "delivery_receipt")}}
     return jsonify(out)
 
 
 @bp.get("/cases/<case_no>/notices/<kind>.<fmt>")
 @guard(CASE)
-@operation("A notice as printable HTML or PDF: receipt | acceptance | refusal | correction",
+@operation("A notice or paper of the case as printable HTML or PDF: receipt | acceptance | refusal | correction "
+           "| approval_form (审批表) | decision (准予/不予许可决定书) | delivery_receipt (送达回证)",
            tag="applications", errors=(404, 503),
            params={"full": "1: print the ID number whole (handlers only; recorded in the audit log)"})
 def notice(case_no: str, kind: str, fmt: str):

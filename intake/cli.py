@@ -76,5 +76,6 @@ def load_configured(app) -> catalog_store.LoadReport:
         deployed = uow.session.scalar(select(ProcessDefinition.id).where(
             ProcessDefinition.process_id == FOLLOWUP_PROCESS).limit(1))
         if deployed is None and followup.is_file():
-            definitions.deploy(uow.session, {followup.name: followup.read_bytes()}, actor="startup")
+            definitions.deploy(uow.session, {followup.name: followup.read_bytes()}, actor="startup",
+                               forms_from=[followup.parent.parent])
         return catalog_store.store(uow.session, items, actor="startup")

@@ -13,14 +13,15 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import cases, office
+from engine import cases, office, opinions, policy
 from engine.errors import NotFound
-from engine.models import Case, Task, Timer
+from engine.models import Case, Opinion, Task, Timer, User
 from engine.privacy import mask_id_number
 from intake import catalog_store
+from intake.acceptance import RESULTS, decided_result
 from intake.dates import add_working_days
 from intake.models import Application
-from intake.notices import NOTICE_KINDS, NoticeContext
+from intake.notices import DECISION_TITLES, NOTICE_KINDS, NoticeContext, SignedOpinion
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,23 @@ def due_dates(session, application: Application, case: Case) -> DueDates:
     return DueDates(accepted_on, promised, statutory, p1 or p2, True)
 
 
+def deciding_opinion(session, case: Case) -> tuple[str, Opinion] | None:
+    """The case's decision and the signed opinion that made it (its reasons), once decided."""
+    result = decided_result(session, case.id)
+    if result not in RESULTS:
+        return None
+    made = [o for o in opinions.of_case(session, case.id)
+            if o.kind == opinions.COMPLETED and o.decision == result]
+    return (result, made[-1]) if made else None
+
+
+def issuance(session, application: Application) -> Task | None:
+    """The completed issuance task (出件), if the result has been handed out."""
+    return session.scalar(select(Task).where(
+        Task.case_id == application.case_id, Task.group == policy.FRONT_DESK, Task.state == "completed",
+        Task.element_id != application.intake_element).order_by(Task.completed_at.desc()).limit(1))
+
+
 def available(session, application: Application, case: Case) -> list[str]:
     """The notice kinds this case has (a receipt always; the others once decided that way)."""
     kinds = ["receipt"]
@@ -86,6 +104,12 @@ def available(session, application: Application, case: Case) -> list[str]:
         kinds.append("refusal")
     if "correction" in made:
         kinds.append("correction")
+    if session.scalar(select(Opinion.id).where(Opinion.case_id == case.id).limit(1)) is not None:
+        kinds.append("approval_form")
+    if deciding_opinion(session, case) is not None:
+        kinds.append("decision")
+        if issuance(session, application) is not None:
+            kinds.append("delivery_receipt")
     return [k for k in NOTICE_KINDS if k in kinds]
 
 
@@ -122,8 +146,10 @@ def context(session, application: Application, kind: str, office_name: str, *,
         issued = accepts[-1].at if accepts else application.received_at
         return NoticeContext(**base, issued_at=issued, accepted_on=dates.accepted_on,
                              promised_due_date=dates.promised, statutory_due_date=dates.statutory,
-                             due_provisional=dates.provisional,
+                             due_provisional=dates.provisional, deemed=application.deemed_accepted_on is not None,
                              received_materials=[(m.code, names.get(m.code, m.name)) for m in application.materials])
+    if kind in PAPERS:
+        return PAPERS[kind](session, application, case, base)
     if kind == "refusal":
         refusal = [d for d in made if d.decision == "reject"][-1]
         return NoticeContext(**base, issued_at=refusal.at, decided_on=local_day(refusal.at),
@@ -146,3 +172,40 @@ def open_stage(session, case: Case) -> list[str]:
 
 
 WAITING_NAMES = {"await_correction": "等待申请人补正材料", "await_supplement": "等待申请人补充材料"}
+
+
+def _approval_form(session, application: Application, case: Case, base: dict[str, Any]) -> NoticeContext:
+    signed = opinions.of_case(session, case.id)
+    lines = [SignedOpinion(o.step_name, o.decision_label, o.text, o.signer_name, o.signed_at,
+                           o.kind == opinions.SENT_BACK) for o in signed]
+    return NoticeContext(**base, issued_at=signed[-1].signed_at, opinions=lines,
+                         accepted_on=due_dates(session, application, case).accepted_on,
+                         legal_basis=application.item.data.get("legal_basis"))
+
+
+def _decision(session, application: Application, case: Case, base: dict[str, Any]) -> NoticeContext:
+    result, made = deciding_opinion(session, case)  # available() made sure there is one
+    handed = issuance(session, application)
+    certificate = (handed.data or {}).get("certificate_no") if handed is not None else None
+    return NoticeContext(**base, issued_at=made.signed_at, decided_on=local_day(made.signed_at), result=result,
+                         reason=made.text if result == "refused" else None, certificate_no=certificate or None,
+                         accepted_on=due_dates(session, application, case).accepted_on,
+                         legal_basis=application.item.data.get("legal_basis"))
+
+
+def _delivery_receipt(session, application: Application, case: Case, base: dict[str, Any]) -> NoticeContext:
+    result, _made = deciding_opinion(session, case)
+    handed = issuance(session, application)
+    data = handed.data or {}
+    documents = [f"{DECISION_TITLES[result]}（申办流水号 {application.case_no}）"]
+    if result == "approved" and data.get("certificate_no"):
+        documents.append(f"{application.item.name}许可证件（编号 {data['certificate_no']}）")
+    at = data.get("handed_over_at")
+    delivered_at = datetime.fromisoformat(at) if at else handed.completed_at
+    deliverer = session.scalar(select(User.display_name).where(User.username == handed.completed_by))
+    return NoticeContext(**base, issued_at=delivered_at, delivery=data.get("delivery"),
+                         tracking_no=data.get("tracking_no") or None, delivered_at=delivered_at,
+                         deliverer=deliverer or handed.completed_by, documents=documents)
+
+
+PAPERS = {"approval_form": _approval_form, "decision": _decision, "delivery_receipt": _delivery_receipt}

@@ -1,7 +1,9 @@
-"""The four notices of the window, in Chinese, as printable HTML and as PDF.
+"""The window's notices and the case's papers, in Chinese, as printable HTML and as PDF.
 
 收件凭证 (receipt), 受理通知书 (acceptance), 不予受理通知书 (refusal, with reason, where to go and
-the right of appeal) and 补正材料通知书 (correction: everything missing in one notice, 一次性告知).
+the right of appeal), 补正材料通知书 (correction: everything missing in one notice, 一次性告知), the
+审批表 (every level's signed opinion), the 准予/不予行政许可决定书 (a refusal gives the reasons and the
+rights of reconsideration and lawsuit) and the 送达回证 (delivery receipt).
 The wording lives in ``templates/notices/``; one template body serves both outputs, so the paper a
 browser prints and the PDF handed out say the same thing. Rendering is pure: the caller passes a
 :class:`NoticeContext` holding every date, including the instant of issue.
@@ -27,7 +29,11 @@ TITLES = {
     "acceptance": "受理通知书",
     "refusal": "不予受理通知书",
     "correction": "补正材料通知书",
+    "approval_form": "行政许可审批表",
+    "decision": "行政许可决定书",
+    "delivery_receipt": "送达回证",
 }
+DECISION_TITLES = {"approved": "准予行政许可决定书", "refused": "不予行政许可决定书"}
 NOTICE_KINDS = tuple(TITLES)
 
 # China keeps one time zone and no daylight saving time, so a fixed offset is exact and needs no
@@ -61,6 +67,18 @@ class NoticeFontMissing(OneWindowError):
 
 
 @dataclass(frozen=True)
+class SignedOpinion:
+    """One line of the 审批表: a step's opinion as signed (the signer's name as it was then)."""
+
+    step_name: str
+    decision_label: str
+    text: str
+    signer_name: str
+    signed_at: datetime
+    sent_back: bool = False
+
+
+@dataclass(frozen=True)
 class NoticeContext:
     """Everything a notice prints. Dates are the office's calendar days; ``issued_at`` is the instant
     of issue (an aware value is shown in Beijing time, a naive one as it is).
@@ -68,7 +86,9 @@ class NoticeContext:
     ``applicant_id`` is printed as given: the caller decides whether the notice shows it whole (the
     applicant's own copy) or masked. ``missing_materials`` and ``received_materials`` are
     ``(code, name)`` pairs. ``due_provisional`` marks the due dates "（暂定）": their year's holiday
-    arrangement is not published yet.
+    arrangement is not published yet. ``deemed`` marks an acceptance the law deems made (no decision
+    within five working days), which does not say the materials were complete. ``result`` is the
+    case's decision (approved | refused); ``reason`` on a decision is the refusal's reasons.
     """
 
     office_name: str
@@ -92,11 +112,23 @@ class NoticeContext:
     reconsideration_body: str | None = None  # 行政复议机关, when the office names it
     court: str | None = None  # 人民法院 with jurisdiction, when the office names it
     office_phone: str | None = None
+    deemed: bool = False
+    result: str | None = None
+    certificate_no: str | None = None
+    legal_basis: str | None = None
+    opinions: tuple[SignedOpinion, ...] = ()
+    delivery: str | None = None  # pickup | post
+    tracking_no: str | None = None
+    delivered_at: datetime | None = None
+    deliverer: str | None = None
+    documents: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         # Callers hand lists of pairs from JSON or the ORM; freeze them so the context stays hashable.
         for name in ("missing_materials", "received_materials"):
             object.__setattr__(self, name, tuple((str(c), str(n)) for c, n in getattr(self, name)))
+        object.__setattr__(self, "opinions", tuple(self.opinions))
+        object.__setattr__(self, "documents", tuple(str(d) for d in self.documents))
 
 
 # What each kind cannot do without, beyond the fields every notice needs.
@@ -105,6 +137,9 @@ _REQUIRED = {
     "acceptance": ("accepted_on", "promised_due_date"),
     "refusal": ("decided_on", "reason"),
     "correction": ("received_on", "missing_materials"),
+    "approval_form": ("opinions",),
+    "decision": ("decided_on", "result"),
+    "delivery_receipt": ("delivery", "delivered_at", "documents"),
 }
 _ALWAYS = ("office_name", "case_no", "applicant_name", "applicant_id", "service_name", "service_code")
 
@@ -112,9 +147,12 @@ _ALWAYS = ("office_name", "case_no", "applicant_name", "applicant_id", "service_
 def _check(kind: str, ctx: NoticeContext) -> None:
     if kind not in TITLES:
         raise NotFound(f"no notice of kind {kind!r}; known: {', '.join(NOTICE_KINDS)}")
+    needed = _ALWAYS + _REQUIRED[kind]
+    if kind == "decision" and ctx.result == "refused":
+        needed += ("reason",)  # a refusal states its reasons (行政许可法第三十八条第二款)
     missing = [
         name
-        for name in _ALWAYS + _REQUIRED[kind]
+        for name in needed
         if getattr(ctx, name) in (None, "", ())
         or (isinstance(getattr(ctx, name), str) and not getattr(ctx, name).strip())
     ]
@@ -161,6 +199,11 @@ def _environment() -> Environment:
     return env
 
 
+def title_of(kind: str, ctx: NoticeContext) -> str:
+    """The paper's title: a decision is titled by what it decides."""
+    return DECISION_TITLES.get(ctx.result or "", TITLES[kind]) if kind == "decision" else TITLES[kind]
+
+
 def _render(kind: str, ctx: NoticeContext, layout: str) -> str:
     _check(kind, ctx)
     provisional = ""
@@ -174,7 +217,7 @@ def _render(kind: str, ctx: NoticeContext, layout: str) -> str:
         .get_template(f"{kind}.html")
         .render(
             ctx=ctx,
-            title=TITLES[kind],
+            title=title_of(kind, ctx),
             layout=layout,
             provisional=provisional,
             issued_on=_local(ctx.issued_at).date(),
@@ -242,7 +285,7 @@ def render_pdf(
     # The document's dates come from the context, never from the clock: the same notice gives the
     # same file, and a reprint is byte-identical.
     pdf.set_creation_date(ctx.issued_at if ctx.issued_at.tzinfo else ctx.issued_at.replace(tzinfo=BEIJING))
-    pdf.set_title(f"{TITLES[kind]} {ctx.case_no}")
+    pdf.set_title(f"{title_of(kind, ctx)} {ctx.case_no}")
     pdf.set_author(ctx.office_name)
     pdf.set_lang("zh-CN")
     pdf.add_font("cjk", "", str(find_font(font)), collection_font_number=font_index)

@@ -21,7 +21,6 @@ from intake.requests import from_form, parse_application
 
 bp = Blueprint("intake_pages", __name__, template_folder="templates", url_prefix="/window")
 
-DECISION_LABELS = [("accept", "受理"), ("correction", "补正（一次性告知）"), ("reject", "不予受理")]
 KIND_LABELS = [(ApplicantKind.PERSON.value, "自然人（公民身份号码）"),
                (ApplicantKind.ORGANIZATION.value, "法人和其他组织（统一社会信用代码）")]
 EVENT_LABELS = {
@@ -30,10 +29,11 @@ EVENT_LABELS = {
     "task_cancelled": "任务取消", "message_received": "收到申请人消息", "materials_resubmitted": "补正材料已提交",
     "deemed_accepted": "逾期未决定，视为受理", "element_completed": "环节完成", "case_waiting": "等待申请人",
     "case_resumed": "继续办理", "timer_fired": "时限到期", "case_ended": "办结", "rated": "申请人评价",
-    "case_cancelled": "撤销",
+    "case_cancelled": "撤销", "task_sent_back": "退回",
 }
 NOTICE_LABELS = {"receipt": "收件凭证", "acceptance": "受理通知书", "refusal": "不予受理通知书",
-                 "correction": "补正材料通知书"}
+                 "correction": "补正材料通知书", "approval_form": "审批表", "decision": "许可决定书",
+                 "delivery_receipt": "送达回证"}
 
 
 def _settings():
@@ -110,8 +110,9 @@ def case(case_no: str):
         view = views.application_view(s, application, whole=whole)
         history = cases.case_view(s, s.get(cases.Case, application.case_id), with_data=False)["history"]
         materials = application.item.data["materials"]
+        decisions = acceptance.decision_choices(s, application)
     return render_template("intake/case.html", a=view, materials=materials, history=history,
-                           decisions=DECISION_LABELS, notice_labels=NOTICE_LABELS, event_labels=EVENT_LABELS,
+                           decisions=decisions, notice_labels=NOTICE_LABELS, event_labels=EVENT_LABELS,
                            registered=request.args.get("registered") == "1")
 
 
@@ -132,7 +133,7 @@ def decide(case_no: str):
 @bp.post("/cases/<case_no>/issuance")
 @guard(FRONT_DESK_CASE)
 def issue(case_no: str):
-    data = _form_data(("result", "certificate_no", "delivery", "tracking_no", "handed_over_at"))
+    data = _form_data(("certificate_no", "delivery", "tracking_no", "handed_over_at"))
     if "handed_over_at" in data and len(data["handed_over_at"]) == 16:  # <input type=datetime-local>
         data["handed_over_at"] = data["handed_over_at"] + ":00+08:00"
     with unit_of_work() as uow:

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine import cases, involvement, policy
+from engine import cases, involvement, opinions, policy
 from engine.identity import Actor
 from engine.models import Case
 from engine.privacy import mask_id_number, mask_phone
@@ -64,6 +64,7 @@ def application_view(session, application: Application, *, whole: bool) -> dict[
         "intake_task": cases.task_dict(intake_task) if intake_task else None,
         "issuance_task": cases.task_dict(issuance_task) if issuance_task else None,
         "notices": available(session, application, case),
+        "opinions": [opinions.as_dict(o) for o in opinions.of_case(session, case.id)],
     }
 
 

@@ -74,8 +74,9 @@ def seed(app: Flask) -> list[tuple[str, str, str]]:
             identity.add_user(uow.session, username, PASSWORD, groups=groups.split(","),
                               supervises=supervises.split(","), admin=admin, display_name=display, demo=True,
                               roles=roles.split(","))
-        for bundle in process_bundles(Path(settings.processes_dir)):
-            definitions.deploy(uow.session, bundle, actor="demo")
+        processes = Path(settings.processes_dir)
+        for bundle in process_bundles(processes):
+            definitions.deploy(uow.session, bundle, actor="demo", forms_from=[processes.parent])
     for hook in app.extensions.get("onewindow.demo_hooks", []):
         hook(app)
     with db.unit_of_work() as uow:

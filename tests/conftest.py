@@ -196,7 +196,7 @@ def deploy_reference(app) -> None:
         "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes(),
     }
     with app.extensions["onewindow.db"].unit_of_work() as uow:
-        definitions.deploy(uow.session, files, actor="test")
+        definitions.deploy(uow.session, files, actor="test", forms_from=[ROOT / "bpmn"])
 
 
 @pytest.fixture

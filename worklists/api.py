@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import Blueprint, current_app, jsonify, request
 
 from engine import cases
@@ -25,10 +23,6 @@ LIST_PARAMS = {
     "sort": "due (default) | created | -created | case_no | -case_no | -completed (archive default)",
     "limit": "page size 1-200 (default 50)", "cursor": "next_cursor of the previous page",
 }
-
-
-def bpmn_dir() -> Path:
-    return Path(current_app.config["ONEWINDOW"].processes_dir).parent
 
 
 def _int_arg(name: str, default: int, low: int, high: int) -> int:
@@ -74,11 +68,11 @@ def counts():
 
 @bp.get("/<task_id>")
 @guard(TASK)
-@operation("One task: its row, form schema, last data of this step (defaults) and allowed actions",
-           tag="tasks", errors=(404,))
+@operation("One task: its row, form schema, last data of this step (defaults), allowed actions and every "
+           "opinion (审批意见) signed in the case before it", tag="tasks", errors=(404,))
 def show(task_id: str):
     with reading() as s:
-        tf = transitions.task_form(s, task_id, current_actor(), bpmn_dir())
+        tf = transitions.task_form(s, task_id, current_actor())
         out = {
             "task": cases.task_dict(tf.task),
             "case": {"case_no": tf.case.case_no, "subject": tf.case.subject, "service": tf.case.service_code,
@@ -87,6 +81,7 @@ def show(task_id: str):
                      "send_back": {"field": tf.send_back[0], "value": tf.send_back[1]} if tf.send_back else None},
             "allowed": tf.allowed,
             "colleagues": tf.colleagues,
+            "opinions": tf.opinions,
         }
     return jsonify(out)
 
@@ -133,8 +128,7 @@ def unclaim(task_id: str):
 def complete(task_id: str):
     body = _body()
     with unit_of_work() as uow:
-        case = transitions.complete(uow, task_id, body.get("data", {}), current_actor(), _version(body),
-                                    bpmn_dir())
+        case = transitions.complete(uow, task_id, body.get("data", {}), current_actor(), _version(body))
         out = {"case_no": case.case_no, "status": case.status}
     return jsonify(out)
 
@@ -148,7 +142,7 @@ def send_back(task_id: str):
     body = _body()
     with unit_of_work() as uow:
         case = transitions.send_back(uow, task_id, body.get("reason"), current_actor(), _version(body),
-                                     bpmn_dir(), body.get("data"))
+                                     body.get("data"))
         out = {"case_no": case.case_no, "status": case.status}
     return jsonify(out)
 

@@ -1,115 +1,19 @@
-"""A user task's form: its JSON Schema (BPMN property ``formSchema``), validation, send-back rule, defaults.
+"""A step's form on the page: its fields as widgets, typed data from an HTML form, last time's data.
 
-``formSchema`` is either the schema itself (a value starting with ``{``) or a path such as
-``forms/handle.json``: looked up first among the files deployed with the definition, then under the
-designers' ``bpmn/`` directory. Conventions are in bpmn/CONVENTIONS.md, section 4.
+The form itself (the BPMN property ``formSchema``: what a step may write, its validation, its
+send-back rule) is the engine's (engine/forms.py), so every entry point completes under the same
+rules; this module only renders it. Conventions are in bpmn/CONVENTIONS.md, section 4.
 """
 
 from __future__ import annotations
 
-import json
-from functools import lru_cache
-from pathlib import Path, PurePosixPath
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import SchemaError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Invalid, Problem
+from engine.forms import choices
 from engine.models import Task
-
-SEND_BACK = "send_back"
-
-
-def _bad_schema(element_id: str, message: str) -> Invalid:
-    return Invalid(f"the form of step {element_id} is broken: {message}",
-                   [Problem(message, element_id=element_id, field="formSchema")])
-
-
-@lru_cache(maxsize=256)
-def _parse(text: str, element_id: str) -> dict[str, Any]:
-    try:
-        schema = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise _bad_schema(element_id, f"not JSON ({exc})") from None
-    if not isinstance(schema, dict):
-        raise _bad_schema(element_id, "not a JSON object")
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as exc:
-        raise _bad_schema(element_id, f"not a valid JSON Schema ({exc.message})") from None
-    return schema
-
-
-def load_schema(properties: dict[str, str] | None, element_id: str, files: dict[str, str] | None,
-                bpmn_dir: Path) -> dict[str, Any] | None:
-    """The task's schema, or None when the step declares no form. Raises Invalid for a broken one."""
-    raw = ((properties or {}).get("formSchema") or "").strip()
-    if not raw:
-        return None
-    if raw.startswith("{"):
-        return _parse(raw, element_id)
-    path = PurePosixPath(raw)
-    if path.is_absolute() or ".." in path.parts:
-        raise _bad_schema(element_id, f"'{raw}' must be a path inside bpmn/")
-    files = files or {}
-    for name in (raw, path.name):
-        if name in files:
-            return _parse(files[name], element_id)
-    target = bpmn_dir / raw
-    if not target.is_file():
-        raise _bad_schema(element_id, f"'{raw}' not found in the bundle or under bpmn/")
-    return _parse(target.read_text(encoding="utf-8"), element_id)
-
-
-def _choices(spec: dict[str, Any]) -> list[Any]:
-    if "enum" in spec:
-        return list(spec["enum"])
-    return [c.get("const") for c in spec.get("oneOf", []) if isinstance(c, dict) and "const" in c]
-
-
-def send_back_rule(properties: dict[str, str] | None, schema: dict[str, Any] | None) -> tuple[str, str] | None:
-    """``(field, value)`` a completion sets to send the case back, or None if the step cannot.
-
-    The step declares it with the property ``sendBack`` = ``field=value`` (e.g. ``outcome=send_back``),
-    or its form offers ``send_back`` as a choice of one field.
-    """
-    declared = ((properties or {}).get("sendBack") or "").strip()
-    if declared:
-        name, sep, value = declared.partition("=")
-        if sep and name.strip() and value.strip():
-            return name.strip(), value.strip()
-        return None
-    for name, spec in ((schema or {}).get("properties") or {}).items():
-        if isinstance(spec, dict) and SEND_BACK in _choices(spec):
-            return name, SEND_BACK
-    return None
-
-
-def validate(schema: dict[str, Any] | None, data: dict[str, Any], *, partial: bool = False) -> None:
-    """Check completion data against the schema; raises Invalid with one problem per field.
-
-    ``partial`` ignores missing required fields (a send back carries only the reason).
-    """
-    if schema is None:
-        return
-    problems = []
-    for error in sorted(Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path)):
-        path = [str(p) for p in error.path]
-        if error.validator == "required":
-            if partial:
-                continue
-            missing = [p for p in error.validator_value if isinstance(error.instance, dict)
-                       and p not in error.instance]
-            for name in missing:
-                problems.append(Problem("required", field=".".join([*path, name])))
-            continue
-        problems.append(Problem(error.message, field=".".join(path) or "data"))
-    if problems:
-        fields = ", ".join(sorted({p.field or "" for p in problems}))
-        raise Invalid(f"the form data is not valid: {fields}", problems)
 
 
 def previous_data(session: Session, task: Task) -> dict[str, Any]:
@@ -132,11 +36,9 @@ def fields(schema: dict[str, Any] | None, *, hide_value: Any = None) -> list[dic
         if not isinstance(spec, dict):
             continue
         kind = spec.get("type", "string")
-        titles = {c.get("const"): c.get("title", c.get("const")) for c in spec.get("oneOf", [])
-                  if isinstance(c, dict) and "const" in c}
-        choices = [(v, titles.get(v, v)) for v in _choices(spec) if v != hide_value]
-        item_choices = _choices(spec.get("items") or {}) if kind == "array" else []
-        if choices:
+        options = [(v, t) for v, t in choices(spec) if v != hide_value]
+        item_choices = [v for v, _t in choices(spec.get("items") or {})] if kind == "array" else []
+        if options:
             widget = "select"
         elif kind == "boolean":
             widget = "checkbox"
@@ -149,7 +51,7 @@ def fields(schema: dict[str, Any] | None, *, hide_value: Any = None) -> list[dic
         else:
             widget = "text"
         out.append({"name": name, "label": spec.get("title", name), "help": spec.get("description", ""),
-                    "widget": widget, "type": kind, "choices": choices,
+                    "widget": widget, "type": kind, "choices": options,
                     "item_choices": [(v, v) for v in item_choices], "required": name in required})
     return out
 

@@ -12,7 +12,6 @@ from engine.errors import Conflict, Forbidden, Invalid, OneWindowError
 from engine.identity import Actor
 from engine.web import current_actor, reading, unit_of_work
 from worklists import forms, queries, transitions
-from worklists.api import bpmn_dir
 from worklists.queries import Filters
 from worklists.reader import list_reader
 
@@ -75,14 +74,14 @@ def tasks():
 def _render_task(task_id: str, actor: Actor, *, status: int = 200, message: str | None = None,
                  problems: list | None = None, entered: dict | None = None):
     with reading() as s:
-        tf = transitions.task_form(s, task_id, actor, bpmn_dir())
+        tf = transitions.task_form(s, task_id, actor)
         view = cases.case_view(s, tf.case)
         item = cases.task_dict(tf.task)
     hide = tf.send_back[1] if tf.send_back else None
     values = {**tf.defaults, **(entered or {})}
     return render_template(
         "worklists/task.html", task=item, case=view, form_fields=forms.fields(tf.schema, hide_value=hide),
-        values=values, previous=tf.defaults, allowed=tf.allowed, colleagues=tf.colleagues,
+        values=values, previous=tf.defaults, allowed=tf.allowed, colleagues=tf.colleagues, earlier=tf.opinions,
         has_schema=tf.schema is not None, message=message, problems=problems or [], levels=LEVEL_LABELS,
     ), status
 
@@ -143,14 +142,14 @@ def complete(task_id: str):
     actor = current_actor()
     with reading() as s:
         task = transitions.visible_task(s, task_id, actor)
-        schema = transitions.schema_for(s, task, bpmn_dir())
+        schema = transitions.schema_for(s, task)
     if schema is not None:
         data = forms.from_form(schema, request.form)
     else:  # no form declared: approve with a comment
         data = {"outcome": "approve"}
         if request.form.get("comment", "").strip():
             data["comment"] = request.form["comment"].strip()
-    return _act(task_id, lambda uow, a: transitions.complete(uow, task_id, data, a, _version(), bpmn_dir()).case_no,
+    return _act(task_id, lambda uow, a: transitions.complete(uow, task_id, data, a, _version()).case_no,
                 entered=data, then="case")
 
 
@@ -158,8 +157,8 @@ def complete(task_id: str):
 @guard(TASK)
 def send_back(task_id: str):
     reason = request.form.get("reason", "")
-    return _act(task_id, lambda uow, a: transitions.send_back(uow, task_id, reason, a, _version(),
-                                                               bpmn_dir()).case_no, then="case")
+    return _act(task_id, lambda uow, a: transitions.send_back(uow, task_id, reason, a, _version()).case_no,
+                then="case")
 
 
 @bp.post("/tasks/<task_id>/delegate")

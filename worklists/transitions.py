@@ -8,16 +8,16 @@ finished it (naming them), 422 bad form data (naming the fields).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine import cases, events, identity, involvement, policy, task_state
+from engine import cases, events, identity, involvement, opinions, policy, task_state
 from engine.db import UnitOfWork
 from engine.errors import Forbidden, Invalid, NotFound, Problem
+from engine.forms import StepForm, step_form
 from engine.identity import Actor
 from engine.models import Case, Task
 from engine.task_state import Action
@@ -28,7 +28,8 @@ SENT_BACK = "task_sent_back"
 
 @dataclass
 class TaskForm:
-    """A task with what its page needs: the schema, last time's data, what the viewer may do."""
+    """A task with what its page needs: the schema, last time's data, what the viewer may do, and
+    the opinions (审批意见) signed in the case before it."""
 
     task: Task
     case: Case
@@ -37,6 +38,7 @@ class TaskForm:
     send_back: tuple[str, str] | None
     allowed: dict[str, bool]
     colleagues: list[str]
+    opinions: list[dict[str, Any]] = field(default_factory=list)
 
 
 def visible_task(session: Session, task_id: str, actor: Actor) -> Task:
@@ -56,17 +58,23 @@ def _check(session: Session, task: Task, actor: Actor, action: Action, version: 
     task_state.can(actor, task, action, earlier=_earlier(session, task), version=version).check()
 
 
-def schema_for(session: Session, task: Task, bpmn_dir: Path) -> dict[str, Any] | None:
+def form_of(session: Session, task: Task) -> StepForm:
+    """The step's form as deployed with the case's process version (the engine checks with the same)."""
     case = session.get(Case, task.case_id)
-    files = case.definition.files if case is not None else {}
-    return forms.load_schema(task.properties, task.element_id, files, bpmn_dir)
+    if case is None:
+        raise NotFound(f"no task {task.id}")
+    return step_form(session, case.definition_id, task.element_id, task.properties)
 
 
-def task_form(session: Session, task_id: str, actor: Actor, bpmn_dir: Path) -> TaskForm:
+def schema_for(session: Session, task: Task) -> dict[str, Any] | None:
+    return form_of(session, task).schema
+
+
+def task_form(session: Session, task_id: str, actor: Actor) -> TaskForm:
     task = visible_task(session, task_id, actor)
     case = session.get(Case, task.case_id)
-    schema = schema_for(session, task, bpmn_dir)
-    rule = forms.send_back_rule(task.properties, schema)
+    form = form_of(session, task)
+    rule = form.send_back
     earlier = _earlier(session, task)
     allowed = task_state.offered(actor, task, earlier=earlier)
     allowed[Action.SEND_BACK] = allowed[Action.SEND_BACK] and rule is not None
@@ -75,7 +83,8 @@ def task_form(session: Session, task_id: str, actor: Actor, bpmn_dir: Path) -> T
         if allowed[Action.DELEGATE] or allowed[Action.REASSIGN] else []
     live = task.state in cases.OPEN_STATES
     defaults = forms.previous_data(session, task) if live else dict(task.data or {})
-    return TaskForm(task, case, schema, defaults, rule, allowed, colleagues)
+    signed = [opinions.as_dict(o) for o in opinions.before(session, task)]
+    return TaskForm(task, case, form.schema, defaults, rule, allowed, colleagues, signed)
 
 
 def claim(uow: UnitOfWork, task_id: str, actor: Actor, version: int | None = None) -> Task:
@@ -88,25 +97,21 @@ def unclaim(uow: UnitOfWork, task_id: str, actor: Actor, version: int | None = N
     return cases.unclaim(uow, task_id, actor, version)
 
 
-def complete(uow: UnitOfWork, task_id: str, data: Any, actor: Actor, version: int | None,
-             bpmn_dir: Path) -> Case:
-    """Complete with form data validated against the step's schema."""
+def complete(uow: UnitOfWork, task_id: str, data: Any, actor: Actor, version: int | None) -> Case:
+    """Complete with form data: the engine writes only the fields the step's form declares."""
     if not isinstance(data, dict):
         raise Invalid("the form data must be an object", [Problem("expected an object", field="data")])
     task = visible_task(uow.session, task_id, actor)
     _check(uow.session, task, actor, Action.COMPLETE)
-    forms.validate(schema_for(uow.session, task, bpmn_dir), data)
     return cases.complete(uow, task_id, data, actor, version)
 
 
 def send_back(uow: UnitOfWork, task_id: str, reason: Any, actor: Actor, version: int | None,
-              bpmn_dir: Path, data: Any = None) -> Case:
-    """退回: complete the step along its modelled send-back flow, with the reason in the history."""
+              data: Any = None) -> Case:
+    """退回: complete the step along its modelled send-back flow; the reason is signed as its opinion."""
     task = visible_task(uow.session, task_id, actor)
     _check(uow.session, task, actor, Action.SEND_BACK)
-    schema = schema_for(uow.session, task, bpmn_dir)
-    rule = forms.send_back_rule(task.properties, schema)
-    if rule is None:
+    if form_of(uow.session, task).send_back is None:
         raise Forbidden(f"step {task.element_id} has no send-back path in its process")
     reason = reason.strip() if isinstance(reason, str) else ""
     if not reason:
@@ -115,11 +120,7 @@ def send_back(uow: UnitOfWork, task_id: str, reason: Any, actor: Actor, version:
         raise Invalid("the reason is too long", [Problem("at most 2000 characters", field="reason")])
     if data is not None and not isinstance(data, dict):
         raise Invalid("the form data must be an object", [Problem("expected an object", field="data")])
-    name, value = rule
-    payload = {**(data or {}), name: value, "send_back_reason": reason}
-    forms.validate(schema, payload, partial=True)
-    case = cases.complete(uow, task_id, payload, actor, version,
-                          history={"transition": "send_back", "reason": reason}, action=Action.SEND_BACK)
+    case = cases.complete(uow, task_id, dict(data or {}), actor, version, sent_back=reason)
     back_to = sorted({t.element_id for t in uow.session.scalars(
         select(Task).where(Task.case_id == case.id, Task.state == "open"))})
     events.record(uow, case.id, SENT_BACK, actor=actor.username, element_id=task.element_id, task_id=task_id,

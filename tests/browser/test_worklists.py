@@ -71,6 +71,8 @@ def test_send_back_with_a_reason_keeps_the_earlier_data(office, live_server, bro
     try:
         # When market2 sends it back with a reason
         page.goto(f"{live_server.url}/tasks/{review['id']}")
+        earlier = page.locator("#earlier-opinions tr[data-step=handle]")
+        assert "现场核查通过" in earlier.inner_text() and "market1" in earlier.inner_text()
         page.fill("#reason", "营业执照复印件不清晰")
         page.click("#send-back")
         # Then the history shows the send back and its reason

@@ -53,7 +53,7 @@ def setup_office(app) -> None:
     with db.unit_of_work() as uow:
         definitions.deploy(uow.session, {"bad_review_followup.bpmn":
                                          (ROOT / "bpmn/processes/bad_review_followup.bpmn").read_bytes()},
-                           actor="test")
+                           actor="test", forms_from=[ROOT / "bpmn"])
         catalog_store.store(uow.session, catalog_store.read_paths([ROOT / "bpmn/catalog"]), actor="test")
 
 
@@ -100,7 +100,8 @@ def complete_open(app, case_no: str, element_id: str, data: dict) -> None:
 def approve_in_back_office(app, case_no: str, result: str = "approved") -> None:
     complete_open(app, case_no, "handle", {"outcome": "submit", "opinion": "符合条件"})
     complete_open(app, case_no, "review", {"outcome": "pass", "opinion": "同意"})
-    complete_open(app, case_no, "approve", {"outcome": result, "result": result, "opinion": "同意"})
+    complete_open(app, case_no, "approve", {"outcome": result, "opinion": "同意" if result == "approved" else
+                                            "经营场所不符合食品安全要求"})
 
 
 def notice(app, case_no: str, kind: str, fmt: str, user: str = "window1"):

@@ -45,8 +45,8 @@ def office(tmp_path_factory, pg_url, pg_template):
     setup_office(app)
     accepted = apply(app, materials=all_food_materials())["case_no"]
     decide(app, accepted, {"decision": "accept"})
-    corrected = apply(app)["case_no"]
-    decide(app, corrected, {"decision": "correction", "missing": ["business_licence"], "reason": "缺营业执照"})
+    corrected = apply(app, materials=[m for m in all_food_materials() if m["code"] != "premises"])["case_no"]
+    decide(app, corrected, {"decision": "correction", "missing": ["premises"], "reason": "缺经营场所使用证明"})
     received = apply(app, SOLE_TRADER, kind="person", id_number=PERSON_ID, name="王小明")["case_no"]
     db = app.extensions["onewindow.db"]
     with db.unit_of_work() as uow:  # tokens without Argon2: the run is about the API, not the sign-in

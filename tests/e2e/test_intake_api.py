@@ -247,8 +247,8 @@ def test_accept_path_to_issuance_public_query_and_bad_rating(office_app):
 
 
 def test_good_rating_opens_nothing(office_app):
-    no = apply(office_app, SOLE_TRADER, kind="person", id_number=PERSON_ID, name="王小明",
-               phone="13912345678")["case_no"]
+    no = apply(office_app, SOLE_TRADER, kind="person", id_number=PERSON_ID, name="王小明", phone="13912345678",
+               materials=[{"code": c} for c in ("registration_form", "id_card", "premises")])["case_no"]
     decide(office_app, no, {"decision": "accept"})
     approve_in_back_office(office_app, no, result="refused")
     r = Api(office_app, "window1").post(f"/api/cases/{no}/issuance", json={"delivery": "pickup"})
@@ -274,11 +274,20 @@ def test_refusal_path(office_app):
 
 
 def test_correction_path_then_resubmission_then_acceptance(office_app):
-    no = apply(office_app, FOOD, materials=[{"code": "application_form", "file": file("a.pdf")}])["case_no"]
-    body = decide(office_app, no, {"decision": "correction", "missing": ["premises", "passport"]}, expect=422)
-    assert [p["field"] for p in body["problems"]] == ["missing[1]"]
+    given = [m for m in all_food_materials() if m["code"] not in ("premises", "layout")]
+    no = apply(office_app, FOOD, materials=given)["case_no"]
+    body = decide(office_app, no, {"decision": "correction", "missing": ["premises", "layout", "passport"]},
+                  expect=422)
+    assert [p["field"] for p in body["problems"]] == ["missing[2]"]
     body = decide(office_app, no, {"decision": "correction", "missing": []}, expect=422)
     assert [p["field"] for p in body["problems"]] == ["missing"]
+    # 受理 is refused while required materials are missing, naming each; so is a correction that leaves one out
+    body = decide(office_app, no, {"decision": "accept"}, expect=422)
+    assert [p["field"] for p in body["problems"]] == ["materials.premises", "materials.layout"]
+    assert "经营场所使用证明" in body["problems"][0]["message"]
+    body = decide(office_app, no, {"decision": "correction", "missing": ["premises"]}, expect=422)
+    assert [p["field"] for p in body["problems"]] == ["missing"] and "layout" in body["problems"][0]["message"]
+    assert application(office_app, no)["intake_task"] is not None  # nothing changed
     decide(office_app, no, {"decision": "correction", "missing": ["premises", "layout"],
                             "reason": "材料不齐全"})
     view = application(office_app, no)
@@ -363,8 +372,9 @@ def test_multipart_application_and_resubmission(office_app):
     sources = {m["code"]: m["source"] for m in view["materials"]}
     assert sources == {"application_form": "paper", "id_card": "paper", "premises": "given"}
     assert view["channel"] == "online"
-    decide(office_app, no, {"decision": "correction", "missing": ["layout"]})
+    missing = ["business_licence", "layout", "safety_rules", "safety_manager"]
+    decide(office_app, no, {"decision": "correction", "missing": missing})
     r = api.client.post(f"/api/cases/{no}/materials", headers=api.headers, content_type="multipart/form-data",
-                        data={"file.layout": (io.BytesIO(PDF + b"layout"), "layout.pdf")})
+                        data={f"file.{code}": (io.BytesIO(PDF + code.encode()), f"{code}.pdf") for code in missing})
     assert r.status_code == 200, r.get_json()
     assert application(office_app, no)["status"] == "received"

@@ -70,11 +70,10 @@ def test_register_decide_and_issue_through_the_pages(office_app):
     approve_in_back_office(office_app, case_no)
     page = desk.get(f"/window/cases/{case_no}").get_data(as_text=True)
     assert 'id="issuance"' in page
-    r = desk.post(f"/window/cases/{case_no}/issuance", data={"result": "approved", "delivery": "post",
-                                                             "certificate_no": "JY1"})
+    r = desk.post(f"/window/cases/{case_no}/issuance", data={"delivery": "post", "certificate_no": "JY1"})
     assert r.status_code == 422 and "tracking_no" in r.get_data(as_text=True)
     r = desk.post(f"/window/cases/{case_no}/issuance", data={
-        "result": "approved", "delivery": "pickup", "certificate_no": "JY11101050000001",
+        "delivery": "pickup", "certificate_no": "JY11101050000001",
         "handed_over_at": "2026-03-02T09:30"})
     assert r.status_code == 302, r.get_data(as_text=True)[:500]
     assert application(office_app, case_no)["status"] == "completed"

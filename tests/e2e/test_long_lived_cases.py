@@ -86,7 +86,7 @@ def test_correction_loop_a_thousand_times_then_accepted_and_issued(db):
     for n in range(1, PASSES + 1):
         broker.drain(timeout_ms=120_000)  # time the engine's steps, not the event handlers' backlog
         began = time.perf_counter()
-        _complete(db, no, "intake", {"decision": "correction", "missing": [f"m{n}"], "round": n}, DESK)
+        _complete(db, no, "intake", {"decision": "correction", "missing": [f"m{n}"]}, DESK)
         _message(db, no, "materials_resubmitted", {"round": n})
         steps[n] = time.perf_counter() - began
         sizes[n] = _state_bytes(db, no)
@@ -97,17 +97,17 @@ def test_correction_loop_a_thousand_times_then_accepted_and_issued(db):
     # When the desk accepts and the department handles, reviews, approves, and the desk issues
     _complete(db, no, "intake", {"decision": "accept"}, DESK)
     _complete(db, no, "handle", {"outcome": "submit", "opinion": "ok"}, MARKET)
-    _complete(db, no, "review", {"outcome": "pass"}, REVIEWER)
-    _complete(db, no, "approve", {"outcome": "approved", "result": "approved"}, APPROVER)
+    _complete(db, no, "review", {"outcome": "pass", "opinion": "ok"}, REVIEWER)
+    _complete(db, no, "approve", {"outcome": "approved", "opinion": "ok"}, APPROVER)
     _complete(db, no, "issue_result", {"delivery": "pickup", "certificate_no": "C-1"}, DESK)
     # Then the case completed with the last round's data and the full history of every pass
     view = _view(db, no)
     assert view["status"] == "completed"
-    assert view["data"]["missing"] == [f"m{PASSES}"] and view["data"]["round"] == PASSES
+    assert view["data"]["missing"] == [f"m{PASSES}"]
     assert view["data"]["result"] == "approved" and view["data"]["certificate_no"] == "C-1"
     intakes = _kinds(view, "task_completed", "intake")
     assert len(intakes) == PASSES + 1
-    assert [e["data"]["data"].get("round") for e in intakes[:PASSES]] == list(range(1, PASSES + 1))
+    assert [e["data"]["data"]["missing"] for e in intakes[:PASSES]] == [[f"m{n}"] for n in range(1, PASSES + 1)]
     assert [e["data"]["payload"]["round"] for e in _kinds(view, "message_received")] == list(range(1, PASSES + 1))
     assert _kinds(view, "element_completed", "issued") and len(_kinds(view, "case_ended")) == 1
     assert not _kinds(view, "case_flagged")
@@ -120,7 +120,7 @@ def test_sent_back_between_review_and_approve_a_thousand_times(db):
     # Given an accepted case whose handling was submitted for review
     no = _start(db)
     _complete(db, no, "intake", {"decision": "accept"}, DESK)
-    _complete(db, no, "handle", {"outcome": "submit"}, MARKET)
+    _complete(db, no, "handle", {"outcome": "submit", "opinion": "ok"}, MARKET)
     sizes = {}
     # When review passes and approval sends it back, a thousand times
     for n in range(1, PASSES + 1):
@@ -131,12 +131,16 @@ def test_sent_back_between_review_and_approve_a_thousand_times(db):
     assert sizes[PASSES] <= 2 * sizes[1], (sizes[1], sizes[PASSES])
     # And then review passes and approval approves, and the desk issues
     _complete(db, no, "review", {"outcome": "pass", "opinion": "final review"}, REVIEWER)
-    _complete(db, no, "approve", {"outcome": "approved", "result": "approved", "opinion": "yes"}, APPROVER)
+    _complete(db, no, "approve", {"outcome": "approved", "opinion": "yes"}, APPROVER)
     _complete(db, no, "issue_result", {"delivery": "post", "tracking_no": "SF1"}, DESK)
     # Then the case completed with the final opinions and every pass in the history
     view = _view(db, no)
     assert view["status"] == "completed"
-    assert view["data"]["opinion"] == "yes" and view["data"]["tracking_no"] == "SF1"
+    assert view["data"]["result"] == "approved" and view["data"]["tracking_no"] == "SF1"
+    # every signed opinion is kept, in order, none overwritten: 1,001 of each level
+    signed = [(o["step"], o["text"]) for o in view["opinions"] if o["step"] != "intake"]
+    assert len(signed) == 1 + 2 * (PASSES + 1) and signed[-1] == ("approve", "yes")
+    assert signed[1:5] == [("review", "review 1"), ("approve", "back 1"), ("review", "review 2"), ("approve", "back 2")]
     assert len(_kinds(view, "task_completed", "review")) == PASSES + 1
     assert len(_kinds(view, "task_completed", "approve")) == PASSES + 1
     backs = [e["data"]["data"]["opinion"] for e in _kinds(view, "task_completed", "approve")]

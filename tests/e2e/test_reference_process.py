@@ -55,9 +55,9 @@ def test_accept_single_department_approve_and_issue(office):
     # When the desk accepts and the market department handles, reviews, approves
     do(office, no, "intake", {"decision": "accept"})
     assert open_task(api, no, "handle")["group"] == "market_dept"
-    do(office, no, "handle", {"outcome": "submit"})
-    do(office, no, "review", {"outcome": "pass"})
-    do(office, no, "approve", {"outcome": "approved", "result": "approved"})
+    do(office, no, "handle", {"outcome": "submit", "opinion": "材料齐全，建议准予许可"})
+    do(office, no, "review", {"outcome": "pass", "opinion": "同意"})
+    do(office, no, "approve", {"outcome": "approved", "opinion": "准予许可"})
     # Then the result is issued at the window and the case ends
     assert open_task(api, no, "issue_result")["group"] == "front_desk"
     do(office, no, "issue_result", {"delivery": "pickup", "certificate_no": "JY13101050000001"})
@@ -66,6 +66,10 @@ def test_accept_single_department_approve_and_issue(office):
     assert view["open_tasks"] == []
     assert view["data"]["department"] == "market_dept"
     assert view["data"]["certificate_no"] == "JY13101050000001"
+    assert view["data"]["result"] == "approved" and "opinion" not in view["data"]
+    assert [(o["step"], o["decision"], o["text"]) for o in view["opinions"]] == [
+        ("intake", "accept", ""), ("handle", "submit", "材料齐全，建议准予许可"), ("review", "pass", "同意"),
+        ("approve", "approved", "准予许可")]
     kinds = history_kinds(api, no)
     assert ("case_started", None) in kinds and kinds[-1][0] == "case_ended"
     completed = [e for e in kinds if e[0] == "task_completed"]
@@ -77,15 +81,18 @@ def test_joint_path_two_departments_in_parallel(office):
     do(office, no, "intake", {"decision": "accept"})
     open_ids = {t["element_id"]: t["group"] for t in case(api, no)["open_tasks"]}
     assert open_ids == {"handle": "market_dept", "co_review": "health_dept"}
-    do(office, no, "co_review", {"outcome": "agree", "co_opinion": "卫生条件符合要求"})
+    do(office, no, "co_review", {"outcome": "agree", "opinion": "卫生条件符合要求"})
     assert {t["element_id"] for t in case(api, no)["open_tasks"]} == {"handle"}
-    do(office, no, "handle", {"outcome": "submit"})
-    do(office, no, "review", {"outcome": "pass"})
-    do(office, no, "approve", {"outcome": "approved", "result": "approved"})
+    do(office, no, "handle", {"outcome": "submit", "opinion": "同意"})
+    do(office, no, "review", {"outcome": "pass", "opinion": "同意"})
+    do(office, no, "approve", {"outcome": "approved", "opinion": "同意，准予许可"})
     do(office, no, "issue_result", {"delivery": "post", "tracking_no": "SF1234567890"})
     view = case(api, no)
     assert view["status"] == "completed"
-    assert view["data"]["co_department"] == "health_dept"
+    assert view["data"]["co_department"] == "health_dept" and view["data"]["result"] == "approved"
+    co = [o for o in view["opinions"] if o["step"] == "co_review"]
+    assert [(o["signer"], o["signer_group"], o["decision_label"], o["text"]) for o in co] == [
+        ("health1", "health_dept", "同意", "卫生条件符合要求")]
 
 
 def test_refused_at_intake(office):
@@ -115,13 +122,13 @@ def test_correction_then_resubmission_then_accept(office):
 def test_send_back_from_review_and_from_approve(office):
     api, no = start(office, "construction")
     do(office, no, "intake", {"decision": "accept"})
-    do(office, no, "handle", {"outcome": "submit"})
-    do(office, no, "review", {"outcome": "send_back", "comment": "图纸缺页"})
-    do(office, no, "handle", {"outcome": "submit"})
-    do(office, no, "review", {"outcome": "pass"})
-    do(office, no, "approve", {"outcome": "send_back"})
-    do(office, no, "review", {"outcome": "pass"})
-    do(office, no, "approve", {"outcome": "refused", "result": "refused"})
+    do(office, no, "handle", {"outcome": "submit", "opinion": "提交"})
+    do(office, no, "review", {"outcome": "send_back", "opinion": "图纸缺页"})
+    do(office, no, "handle", {"outcome": "submit", "opinion": "已补图纸"})
+    do(office, no, "review", {"outcome": "pass", "opinion": "同意"})
+    do(office, no, "approve", {"outcome": "send_back", "opinion": "请核实面积"})
+    do(office, no, "review", {"outcome": "pass", "opinion": "已核实"})
+    do(office, no, "approve", {"outcome": "refused", "opinion": "建筑面积不符合要求"})
     do(office, no, "issue_result", {"delivery": "pickup"})
     view = case(api, no)
     assert view["status"] == "completed" and view["data"]["result"] == "refused"
@@ -133,7 +140,7 @@ def test_send_back_from_review_and_from_approve(office):
 def test_request_supplement_pauses_until_message(office):
     api, no = start(office, "business")
     do(office, no, "intake", {"decision": "accept"})
-    do(office, no, "handle", {"outcome": "request_materials"})
+    do(office, no, "handle", {"outcome": "request_materials", "opinion": "请补充场所证明"})
     assert "await_supplement" in case(api, no)["waiting_for"]
     r = api.post(f"/api/cases/{no}/messages/materials_supplemented", json={"payload": {}})
     assert r.status_code == 200
@@ -172,12 +179,12 @@ def test_a_decision_no_flow_accepts_changes_nothing(office):
     broker.drain()  # let the SLA subscribers settle the due dates before the snapshot
     before = case(api, no)
     task = open_task(api, no, "intake")
-    # When the desk sends a decision no outgoing flow accepts
+    # When the desk sends a decision its form does not offer
     r = Api(office, "window1").post(f"/api/tasks/{task['id']}/complete", json={"data": {"decision": "acept"}})
-    # Then it is refused with a problem naming the gateway, and the case is exactly as it was
+    # Then it is refused with a problem naming the field, and the case is exactly as it was
     assert r.status_code == 422
     assert r.headers["Content-Type"].startswith("application/problem+json")
-    assert "gw_intake" in r.get_json()["detail"]
+    assert [p["field"] for p in r.get_json()["problems"]] == ["decision"]
     broker.drain()
     after = case(api, no)
     assert after["history"] == before["history"] and after["open_tasks"] == before["open_tasks"]

@@ -78,7 +78,7 @@ def test_the_same_person_is_refused_on_review_and_approve_and_three_people_succe
         assert "审批分离" in r.get_json()["problems"][0]["message"]
     assert Api(office, "market3").get(f"/api/tasks/{approve['id']}").get_json()["colleagues"] == []
     # When a third person approves, the case goes on to issuance
-    complete(office, "market3", approve, {"outcome": "approved", "result": "approved", "opinion": "准予许可"})
+    complete(office, "market3", approve, {"outcome": "approved", "opinion": "准予许可"})
     assert open_task(office, no, "issue_result")["group"] == "front_desk"
     done = [(e["element_id"], e["who"]) for e in state(office, no)[0] if e["what"] == "task_completed"]
     assert done[1:] == [("handle", "market1"), ("review", "market2"), ("approve", "market3")]
@@ -87,7 +87,7 @@ def test_the_same_person_is_refused_on_review_and_approve_and_three_people_succe
 def test_supervisors_and_administrators_are_held_to_it_too(office):
     # Given 承办 done by the department's supervisor (a supervisor may work the group's tasks)
     no = accepted_food_case(office)
-    complete(office, "market_lead", open_task(office, no, "handle"), {"outcome": "submit"})
+    complete(office, "market_lead", open_task(office, no, "handle"), {"outcome": "submit", "opinion": "同意"})
     review = open_task(office, no, "review")
     # Then the supervisor may not review it, nor hand it to themselves
     refused(office, "market_lead", review, "承办")
@@ -97,19 +97,19 @@ def test_supervisors_and_administrators_are_held_to_it_too(office):
     r = Api(office, "admin").post(f"/api/tasks/{review['id']}/claim")
     assert r.status_code == 403
     # While a member who did not handle it may
-    complete(office, "market1", review, {"outcome": "pass"})
+    complete(office, "market1", review, {"outcome": "pass", "opinion": "同意"})
 
 
 def test_a_send_back_keeps_the_people_apart(office):
     # Given 审核 sent back to 承办 by market2, and handled again by market1
     no = accepted_food_case(office)
-    complete(office, "market1", open_task(office, no, "handle"), {"outcome": "submit"})
+    complete(office, "market1", open_task(office, no, "handle"), {"outcome": "submit", "opinion": "同意"})
     r = Api(office, "market2").post(f"/api/tasks/{open_task(office, no, 'review')['id']}/send-back",
                                     json={"reason": "缺少现场照片"})
     assert r.status_code == 200, r.get_json()
-    complete(office, "market1", open_task(office, no, "handle"), {"outcome": "submit"})
+    complete(office, "market1", open_task(office, no, "handle"), {"outcome": "submit", "opinion": "同意"})
     # Then market2, who sent it back from 审核, still may not approve it later; market1 may not review it
     review = open_task(office, no, "review")
     refused(office, "market1", review, "承办")
-    complete(office, "market2", review, {"outcome": "pass"})
+    complete(office, "market2", review, {"outcome": "pass", "opinion": "同意"})
     refused(office, "market2", open_task(office, no, "approve"), "审核")

@@ -46,9 +46,9 @@ def office_app(sqlite_app):
     late, on_time = cases
     # the second case is decided on time, on 03-10
     with clock.frozen(at("2026-03-10")):
-        do(app, on_time, "handle", "market1", {"outcome": "submit"})
-        do(app, on_time, "review", "market2", {"outcome": "pass"})  # three people: separation of duties
-        do(app, on_time, "approve", "market3", {"outcome": "approved", "result": "approved"})
+        do(app, on_time, "handle", "market1", {"outcome": "submit", "opinion": "同意"})
+        do(app, on_time, "review", "market2", {"outcome": "pass", "opinion": "同意"})  # three people (审批分离)
+        do(app, on_time, "approve", "market3", {"outcome": "approved", "opinion": "准予许可"})
     tick(app.extensions["onewindow.db"], at("2026-04-15"))
     broker.drain()
     return app, late, on_time

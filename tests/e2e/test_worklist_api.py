@@ -185,14 +185,18 @@ def test_invalid_form_data_is_422_naming_the_fields(office):
     r = Api(office, "market1").post(f"/api/tasks/{task['id']}/complete", json={"data": {"opinion": 5}})
     assert r.status_code == 422
     assert {p["field"] for p in r.get_json()["problems"]} == {"outcome", "opinion"}
-    r = Api(office, "market1").post(f"/api/tasks/{task['id']}/complete", json={"data": {"outcome": "maybe"}})
-    assert r.status_code == 422 and r.get_json()["problems"][0]["field"] == "outcome"
-    # approve needs the result with the decision (if/then in forms/approve.json)
-    complete(office, "market1", task["id"], {"outcome": "submit"})
+    r = Api(office, "market1").post(f"/api/tasks/{task['id']}/complete",
+                                    json={"data": {"outcome": "maybe", "opinion": "同意"}})
+    assert r.status_code == 422 and [p["field"] for p in r.get_json()["problems"]] == ["outcome"]
+    # approve decides with one field and signs its opinion; the case's result is not a field of the form
+    complete(office, "market1", task["id"], {"outcome": "submit", "opinion": "同意"})
     review = open_task(office, task["case_no"], "review")
-    complete(office, "market2", review["id"], {"outcome": "pass"})
+    complete(office, "market2", review["id"], {"outcome": "pass", "opinion": "同意"})
     approve = open_task(office, task["case_no"], "approve")
     body = complete(office, "market3", approve["id"], {"outcome": "approved"}, status=422)
+    assert [p["field"] for p in body["problems"]] == ["opinion"]
+    body = complete(office, "market3", approve["id"], {"outcome": "approved", "result": "refused", "opinion": "同意"},
+                    status=422)
     assert [p["field"] for p in body["problems"]] == ["result"]
 
 
@@ -234,7 +238,7 @@ def test_send_back_returns_to_previous_step_with_reason_and_data_kept(office):
     r = housing1.post(f"/api/tasks/{again['id']}/send-back", json={"reason": "x"})
     assert r.status_code == 403
     # approve sends back to review the same way
-    complete(office, "housing1", again["id"], {"outcome": "submit"})
+    complete(office, "housing1", again["id"], {"outcome": "submit", "opinion": "已补齐图纸"})
     complete(office, "housing2", open_task(office, no, "review")["id"], {"outcome": "pass", "opinion": "同意"})
     approve = open_task(office, no, "approve")
     r = housing3.post(f"/api/tasks/{approve['id']}/send-back", json={"reason": "请复核面积"})

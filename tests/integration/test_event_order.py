@@ -31,8 +31,8 @@ from tests.conftest import deploy_reference, drop_pg_database, fresh_pg_database
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # Monday 2026-03-02 09:00 in Beijing
 SWEEP_AT = T0 + timedelta(days=75)
-CHAIN = [("handle", {"outcome": "submit"}), ("review", {"outcome": "pass"}),
-         ("approve", {"outcome": "approved", "result": "approved"})]
+CHAIN = [("handle", {"outcome": "submit", "opinion": "同意"}), ("review", {"outcome": "pass", "opinion": "同意"}),
+         ("approve", {"outcome": "approved", "opinion": "准予许可"})]
 ISSUE = ("issue_result", {"delivery": "pickup", "certificate_no": "C-1"})
 
 # Each path: the category, then its steps: (element, form data), ("message", name) or ("timers", None);
@@ -41,20 +41,21 @@ PATHS = {
     "accept": ("food", [("intake", {"decision": "accept"}), *CHAIN, ISSUE]),
     "refuse_at_intake": ("food", [("intake", {"decision": "reject", "reason": "不属于本机关职权范围"})]),
     "refused_decision": ("food", [("intake", {"decision": "accept"}), *CHAIN[:2],
-                                  ("approve", {"outcome": "refused", "result": "refused"}), ISSUE]),
+                                  ("approve", {"outcome": "refused", "opinion": "不符合条件"}), ISSUE]),
     "correction": ("food", [("intake", {"decision": "correction", "reason": "材料不全", "missing": ["M01"]}),
                             ("message", "materials_resubmitted"), ("intake", {"decision": "accept"}), *CHAIN, ISSUE]),
     "correction_withdrawn": ("food", [("intake", {"decision": "correction", "reason": "材料不全", "missing": ["M02"]}),
                                       ("timers", None)]),
-    "send_backs": ("medical", [("intake", {"decision": "accept"}), ("handle", {"outcome": "submit"}),
-                               ("review", {"outcome": "send_back"}), ("handle", {"outcome": "submit"}),
-                               ("review", {"outcome": "pass"}), ("approve", {"outcome": "send_back"}),
-                               ("review", {"outcome": "pass"}), CHAIN[2], ISSUE]),
-    "joint": ("catering", [("intake", {"decision": "accept"}), ("co_review", {"outcome": "agree"}), *CHAIN, ISSUE]),
+    "send_backs": ("medical", [("intake", {"decision": "accept"}), CHAIN[0],
+                               ("review", {"outcome": "send_back", "opinion": "退回补正"}), CHAIN[0],
+                               CHAIN[1], ("approve", {"outcome": "send_back", "opinion": "请复核"}),
+                               CHAIN[1], CHAIN[2], ISSUE]),
+    "joint": ("catering", [("intake", {"decision": "accept"}), ("co_review", {"outcome": "agree", "opinion": "同意"}),
+                           *CHAIN, ISSUE]),
     "supplement_pause": ("business", [("intake", {"decision": "accept"}),
-                                      ("handle", {"outcome": "request_materials"}),
+                                      ("handle", {"outcome": "request_materials", "opinion": "请补充材料"}),
                                       ("message", "materials_supplemented"), *CHAIN, ISSUE]),
-    "still_open_and_late": ("construction", [("intake", {"decision": "accept"}), ("handle", {"outcome": "submit"})]),
+    "still_open_and_late": ("construction", [("intake", {"decision": "accept"}), CHAIN[0]]),
 }
 GAPS = [0, 1, 4, 2, 9, 1, 3, 6, 2, 1, 5]  # days between steps: some steps overrun their 1-5 working days
 

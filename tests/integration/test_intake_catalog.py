@@ -72,13 +72,21 @@ def test_demo_hook_loads_the_catalog_and_submits_applications(sqlite_app):
         demo.seed(sqlite_app)
     with sqlite_app.extensions["onewindow.db"].read() as s:
         case_nos = list(s.scalars(select(Application.case_no).order_by(Application.id)))
-        assert len(case_nos) == 3
+        assert len(case_nos) == 4
     # the second demo application reuses the first one's licence and ID proof
     desk = Api(sqlite_app)
     desk.login("window1", demo.PASSWORD)
     view = desk.get(f"/api/applications/{case_nos[1]}").get_json()
     assert {m["code"] for m in view["materials"] if m["source"] == "reused"} == {"business_licence", "id_card"}
     assert view["status"] == "correction"
+    # one waits at 批准 after two signed opinions; one was refused with its reasons and handed out
+    lead = Api(sqlite_app)
+    lead.login("market_lead", demo.PASSWORD)
+    waiting = lead.get(f"/api/applications/{case_nos[0]}").get_json()
+    assert waiting["stage"] == ["批准"] and [o["step"] for o in waiting["opinions"]] == ["intake", "handle", "review"]
+    refused = desk.get(f"/api/applications/{case_nos[3]}").get_json()
+    assert refused["status_label"] == "已办结（不予许可）"
+    assert {"approval_form", "decision", "delivery_receipt"} <= set(refused["notices"])
     assert Path(sqlite_app.config["ONEWINDOW"].upload_dir).is_dir()
     with sqlite_app.extensions["onewindow.db"].read() as s:
         from engine.models import ProcessDefinition

@@ -86,7 +86,8 @@ def test_undecided_intake_counts_as_accepted_from_the_day_of_receipt(office_app)
 
 
 def test_a_correction_in_time_stops_the_rule_and_resubmission_restarts_it(office_app):
-    no = apply(office_app, FOOD, materials=[{"code": "application_form", "file": file("a.pdf")}])["case_no"]
+    given = [m for m in all_food_materials() if m["code"] != "premises"]
+    no = apply(office_app, FOOD, materials=given)["case_no"]
     travel(MONDAY + timedelta(days=1))
     decide(office_app, no, {"decision": "correction", "missing": ["premises"]})
     # waiting for the applicant: nothing is deemed however long it takes

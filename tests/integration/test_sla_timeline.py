@@ -94,7 +94,8 @@ def test_pause_special_procedure_extension_and_overdue_step(office_app):
     assert handle.sla_level == "green"
 
     # When the department asks the applicant for materials on Wed 03-04 (clock pauses) ...
-    act(app, "2026-03-04", lambda: complete(app, no, "handle", "market1", {"outcome": "request_materials"}))
+    asked = {"outcome": "request_materials", "opinion": "请补充材料"}
+    act(app, "2026-03-04", lambda: complete(app, no, "handle", "market1", asked))
     view = act(app, "2026-03-06", lambda: market1.get(f"/api/cases/{no}/clock").get_json())
     assert view["case_clock"]["state"] == "paused"
     # ... on Fri 03-06 the projected due date has moved by the 2 paused working days (03-05, 03-06)

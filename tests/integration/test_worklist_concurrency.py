@@ -94,7 +94,7 @@ def test_claim_racing_a_completion_never_both(pg_app):
     def run(user: str) -> None:
         barrier.wait()
         out[user] = clients[user].post(f"/api/tasks/{task_id}/complete",
-                                       json={"data": {"outcome": "submit"}}).status_code
+                                       json={"data": {"outcome": "submit", "opinion": "同意"}}).status_code
 
     threads = [threading.Thread(target=run, args=(u,)) for u in clients]
     for t in threads:

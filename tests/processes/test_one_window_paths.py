@@ -1,6 +1,7 @@
 """Every path through the reference process, in memory: parse_definition + BpmnWorkflow, no database.
 
-Each test drives the case the way the runtime does (complete the READY user task with its form data,
+Each test drives the case the way the runtime does (complete the READY user task with data its form
+admits, writing what the engine writes: no opinion in the case data, ``result`` from 批准's decision;
 deliver messages, let timers fire on the frozen clock) and checks who may claim each step, the
 properties the SLA and worklists read, and the data the case ends with.
 """
@@ -17,6 +18,8 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
 from engine import clock
+from engine.errors import Invalid
+from engine.forms import StepForm, parse_schema, property_list, schema_text
 from engine.spiff.parser import ParsedDefinition, parse_definition
 from engine.spiff.script_engine import make_script_engine
 
@@ -24,12 +27,16 @@ ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
+FILES = {
+    "one_window.bpmn": (ROOT / "bpmn/processes/one_window.bpmn").read_bytes(),
+    "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes(),
+    **{f"forms/{p.name}": p.read_bytes() for p in (ROOT / "bpmn/forms").glob("*.json")},
+}
+
+
 @pytest.fixture(scope="module")
 def definition() -> ParsedDefinition:
-    return parse_definition({
-        "one_window.bpmn": (ROOT / "bpmn/processes/one_window.bpmn").read_bytes(),
-        "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes(),
-    })
+    return parse_definition(FILES)
 
 
 class Case:
@@ -40,6 +47,7 @@ class Case:
         self.wf = BpmnWorkflow(definition.spec, definition.subprocess_specs, script_engine=engine)
         self.completed: list[str] = []
         self.clock_events: list[tuple[str, str]] = []
+        self.protected = property_list(definition.process_properties.get("protectedFields"))
         self.wf.get_next_task(state=TaskState.READY).data.update(data)
         self._run()
 
@@ -77,8 +85,18 @@ class Case:
             return self.wf.script_engine.evaluate(task, expression[1:])
         return expression
 
-    def complete(self, element_id: str, **data) -> None:
+    def form(self, element_id: str) -> StepForm:
+        props = self.task(element_id).task_spec.extensions["properties"]
+        schema = parse_schema(schema_text(props["formSchema"], element_id, FILES), element_id)
+        return StepForm(element_id, schema, self.protected, props)
+
+    def complete(self, element_id: str, checked: bool = True, **data) -> None:
+        """Complete as the engine does: the form admits the data and says what reaches the case
+        (``checked=False`` hands the data to SpiffWorkflow as given, to test the gateways alone)."""
         task = self.task(element_id)
+        if checked:
+            form = self.form(element_id)
+            data = form.case_data(form.completion(data))
         task.data.update(data)
         task.run()
         self._did_complete(task)
@@ -116,7 +134,7 @@ def department_chain(case: Case, department: str, result: str = "approved") -> N
     steps = [
         ("handle", {"outcome": "submit", "opinion": "材料齐全"}),
         ("review", {"outcome": "pass", "opinion": "同意"}),
-        ("approve", {"outcome": result, "result": result, "opinion": "审批意见"}),
+        ("approve", {"outcome": result, "opinion": "审批意见"}),
     ]
     for step, data in steps:
         assert case.group(step) == department
@@ -147,10 +165,15 @@ def test_definition_exposes_lanes_groups_and_step_limits(definition):
     }
     assert tasks["intake"].lane_name == "综合窗口"
     assert definition.process_id == "one_window"
-    assert definition.process_properties == {"promisedWorkingDays": "20", "startableBy": "integration",
-                                             "candidateStarterGroups": "front_desk"}
+    assert definition.process_properties == {
+        "promisedWorkingDays": "20", "startableBy": "integration", "candidateStarterGroups": "front_desk",
+        "protectedFields": "category,department,co_department,joint,result"}
     assert definition.message_senders == {"materials_resubmitted": ["front_desk"],
                                           "materials_supplemented": ["front_desk"]}
+    assert {k: t.properties["formSchema"] for k, t in tasks.items()} == {
+        "intake": "forms/intake.json", "handle": "forms/handle.json", "review": "forms/review.json",
+        "approve": "forms/approve.json", "co_review": "forms/co_review.json", "issue_result": "forms/issue.json"}
+    assert tasks["approve"].properties["caseDecision"] == "outcome"
     assert definition.messages == {"materials_resubmitted", "materials_supplemented"}
     specs = definition.spec.task_specs
     assert specs["accepted"].extensions["properties"] == {"clock": "start"}
@@ -203,7 +226,7 @@ def test_joint_catering_case_runs_co_review_in_parallel(definition):
     assert case.ready() == ["co_review", "handle"]
     assert case.group("co_review") == "health_dept"
     assert case.group("handle") == "market_dept"
-    case.complete("co_review", outcome="agree", co_opinion="卫生条件符合要求")
+    case.complete("co_review", outcome="agree", opinion="卫生条件符合要求")
     assert case.ready() == ["handle"]
     department_chain(case, "market_dept")
     # Then the join waits for both and one result is issued
@@ -211,7 +234,7 @@ def test_joint_catering_case_runs_co_review_in_parallel(definition):
     issue(case, delivery="post", certificate_no="JY-2026-0002", tracking_no="SF123")
     assert case.end() == "issued"
     assert case.data["joint"] is True
-    assert case.data["co_opinion"] == "卫生条件符合要求"
+    assert "opinion" not in case.data  # opinions are records, not case data
     assert case.data["result"] == "approved"
     assert case.data["tracking_no"] == "SF123"
 
@@ -223,13 +246,13 @@ def test_joint_case_waits_for_a_late_co_review(definition):
     # The lead department has decided; the join still waits for the co-reviewing department
     assert case.ready() == ["co_review"]
     assert "decided" not in case.completed
-    case.complete("co_review", outcome="disagree", co_opinion="需整改后再审")
+    case.complete("co_review", outcome="disagree", opinion="需整改后再审")
     assert case.ready() == ["issue_result"]
     assert case.clock_events == [("accepted", "start"), ("decided", "stop")]
     issue(case, delivery="pickup", certificate_no="", tracking_no="")
     assert case.end() == "issued"
-    assert case.data["co_opinion"] == "需整改后再审"
-    assert case.data["result"] == "approved"
+    # the co-review's outcome may overwrite 批准's at the join; the case's decision stays
+    assert case.data["outcome"] == "disagree" and case.data["result"] == "approved"
 
 
 def test_not_accepted_at_intake(definition):
@@ -237,7 +260,7 @@ def test_not_accepted_at_intake(definition):
     case.complete("intake", decision="reject", reason="不属于本机关职权范围，请向市场监管局申请", missing=[])
     assert case.end() == "not_accepted"
     assert case.clock_events == []
-    assert case.data["reason"].startswith("不属于")
+    assert case.data["decision"] == "reject" and "reason" not in case.data  # the reason is the 受理意见
 
 
 def test_correction_then_resubmitted_then_accepted(definition):
@@ -279,7 +302,7 @@ def test_correction_not_answered_in_60_days_is_withdrawn(definition):
 def test_review_sends_back_to_handle(definition):
     case = Case(definition, category="medical")
     accept(case)
-    case.complete("handle", outcome="submit")
+    case.complete("handle", outcome="submit", opinion="材料齐全")
     case.complete("review", outcome="send_back", opinion="请补充现场核查意见")
     assert case.ready() == ["handle"]
     assert case.group("handle") == "health_dept"
@@ -293,15 +316,15 @@ def test_review_sends_back_to_handle(definition):
 def test_approve_sends_back_to_review(definition):
     case = Case(definition, category="construction")
     accept(case)
-    case.complete("handle", outcome="submit")
-    case.complete("review", outcome="pass")
+    case.complete("handle", outcome="submit", opinion="材料齐全")
+    case.complete("review", outcome="pass", opinion="同意")
     case.complete("approve", outcome="send_back", opinion="审核意见不充分")
     assert case.ready() == ["review"]
     assert case.group("review") == "housing_dept"
-    case.complete("review", outcome="pass")
-    case.complete("approve", outcome="approved", result="approved")
+    case.complete("review", outcome="pass", opinion="已补充，同意")
+    case.complete("approve", outcome="approved", opinion="同意，准予许可")
     issue(case, delivery="post", certificate_no="JS-1", tracking_no="EMS1")
-    assert case.end() == "issued"
+    assert case.end() == "issued" and case.data["result"] == "approved"
     assert case.completed.count("review") == 2
     assert case.completed.count("handle") == 1
 
@@ -335,7 +358,41 @@ def test_refused_case_is_still_issued(definition):
 
 
 def test_an_unknown_intake_decision_stops_the_case(definition):
-    # Every intake flow has a condition and none is the default: a typo never accepts a case.
+    # The form refuses a decision it does not offer, naming the field
     case = Case(definition, category="food")
-    with pytest.raises(WorkflowException, match="No conditions satisfied for gw_intake"):
+    with pytest.raises(Invalid) as exc:
         case.complete("intake", decision="acept")
+    assert [p.field for p in exc.value.problems] == ["decision"]
+    # and behind it every intake flow has a condition and none is the default: a typo never accepts a case
+    with pytest.raises(WorkflowException, match="No conditions satisfied for gw_intake"):
+        case.complete("intake", checked=False, decision="acept")
+
+
+def test_no_step_may_write_a_routing_field(definition):
+    # Given a food case at 承办 in the market department
+    case = Case(definition, category="food")
+    accept(case)
+    # When the handler tries to reroute it or to decide it, the form refuses, naming each field
+    with pytest.raises(Invalid) as exc:
+        case.complete("handle", outcome="submit", opinion="同意", department="housing_dept", result="approved")
+    assert [p.field for p in exc.value.problems] == ["department", "result"]
+    # Then nothing moved
+    assert case.ready() == ["handle"] and case.task("handle").data["department"] == "market_dept"
+
+
+def test_approve_has_one_decision_field_and_the_case_result_follows_it(definition):
+    case = Case(definition, category="food")
+    accept(case)
+    case.complete("handle", outcome="submit", opinion="材料齐全")
+    case.complete("review", outcome="pass", opinion="同意")
+    # 准予 together with 不予 cannot be said any more: result is not a field of the form
+    with pytest.raises(Invalid) as exc:
+        case.complete("approve", outcome="approved", result="refused", opinion="同意")
+    assert [p.field for p in exc.value.problems] == ["result"]
+    # a refusal without reasons is refused too (the 决定书 prints them)
+    with pytest.raises(Invalid) as exc:
+        case.complete("approve", outcome="refused")
+    assert [p.field for p in exc.value.problems] == ["opinion"]
+    case.complete("approve", outcome="refused", opinion="经营场所不符合要求")
+    issue(case, delivery="pickup")
+    assert case.end() == "issued" and case.data["result"] == "refused"

@@ -28,11 +28,22 @@ def where(problems: list[Problem]) -> list[tuple[str | None, str | None]]:
     return [(p.file, p.element_id) for p in problems]
 
 
-def test_the_reference_bundle_is_clean_and_parses():
+def reference(**changed: str) -> dict[str, bytes]:
+    """The reference bundle with its forms, each ``forms/<name>.json`` optionally replaced."""
     files = {
         "one_window.bpmn": (ROOT / "bpmn/processes/one_window.bpmn").read_bytes(),
         "classify.dmn": (ROOT / "bpmn/decisions/classify.dmn").read_bytes(),
     }
+    for form in sorted((ROOT / "bpmn/forms").glob("*.json")):
+        files[f"forms/{form.name}"] = changed.get(form.stem, form.read_text()).encode()
+    return files
+
+
+REVIEW_FORM = {"forms/review.json": (ROOT / "bpmn/forms/review.json").read_bytes()}
+
+
+def test_the_reference_bundle_is_clean_and_parses():
+    files = reference()
     assert lint(files) == []
     assert parse_definition(files).process_id == "one_window"
 
@@ -41,7 +52,52 @@ def test_the_reference_bundle_is_clean_and_parses():
     ("dialects.bpmn", "fee.dmn"), ("caller.bpmn", "site_inspection.bpmn"),
 ])
 def test_good_fixtures_are_clean(names):
-    assert lint({name: (FIXTURES / name).read_bytes() for name in names}) == []
+    assert lint({name: (FIXTURES / name).read_bytes() for name in names} | REVIEW_FORM) == []
+
+
+def test_a_user_task_without_a_form_is_refused_with_the_fix():
+    # Given the reference process with the co-review's form taken away
+    files = reference()
+    files["one_window.bpmn"] = files["one_window.bpmn"].replace(
+        b'<camunda:property name="formSchema" value="forms/co_review.json" />', b"")
+    # When it is linted
+    (problem,) = lint(files)
+    # Then the one problem names the file, the line and the step, and says how to fix it
+    assert (problem.file, problem.element_id) == ("one_window.bpmn", "co_review")
+    assert problem.line == line_of(files, "one_window.bpmn", 'id="co_review"')
+    assert "no form" in problem.message and "formSchema" in problem.message
+
+
+def test_a_form_named_but_missing_from_the_bundle_is_refused():
+    files = reference()
+    del files["forms/handle.json"]
+    (problem,) = lint(files)
+    assert problem.element_id == "handle" and "'forms/handle.json' is not in the bundle" in problem.message
+
+
+@pytest.mark.parametrize(("form", "change", "message"), [
+    ("handle", '"opinion": {', "'department', a protected case field"),
+    ("co_review", '"opinion": {', "'co_department', a protected case field"),
+    ("review", '"opinion": {', "'result', a protected case field"),
+])
+def test_a_form_may_not_declare_a_protected_routing_field(form, change, message):
+    # Given a form that declares a routing field the process protects (protectedFields)
+    field = message.split("'")[1]
+    text = (ROOT / f"bpmn/forms/{form}.json").read_text().replace(
+        change, f'"{field}": {{"type": "string"}}, {change}')
+    # When the bundle is linted
+    problems = lint(reference(**{form: text}))
+    # Then the step is named with the field
+    assert [(p.element_id, message in p.message) for p in problems] == [(form, True)]
+
+
+def test_a_broken_form_and_fields_the_properties_name_are_checked():
+    approve = (ROOT / "bpmn/forms/approve.json").read_text().replace('"outcome": {', '"verdict": {')
+    problems = lint(reference(approve=approve, intake='{"type": "object"}'))
+    assert sorted((p.element_id, p.message.split(":")[0]) for p in problems) == [
+        ("approve", "caseDecision names 'outcome', which the form does not declare"),
+        ("intake", "it declares no fields"),
+    ]
 
 
 def test_unparseable_xml_reports_the_line():
@@ -135,7 +191,11 @@ def test_every_schema_violation_is_listed():
 
 def test_spiff_parse_problems_are_included():
     content = (BROKEN / "gateway_without_default.bpmn").read_text().replace(
-        '<bpmn:exclusiveGateway id="gw_decision" name="结论" />', '<bpmn:userTask id="gw_decision" />')
+        '<bpmn:exclusiveGateway id="gw_decision" name="结论" />',
+        '<bpmn:userTask id="gw_decision"><bpmn:extensionElements><camunda:properties '
+        'xmlns:camunda="http://camunda.org/schema/1.0/bpmn"><camunda:property name="formSchema" '
+        """value='{"type": "object", "properties": {"x": {}}}' /></camunda:properties>"""
+        '</bpmn:extensionElements></bpmn:userTask>')
     problems = lint({"task.bpmn": content.encode()})
     (problem,) = [p for p in problems if "Multiple outgoing flows" in p.message]
     assert problem.element_id == "gw_decision"
@@ -171,7 +231,7 @@ def test_the_same_property_with_different_values_in_two_dialects():
 
 def test_dmn_cells_are_checked():
     content = (FIXTURES / "fee.dmn").read_text().replace("<text>100</text>", "<text>__import__('os')</text>")
-    files = {"dialects.bpmn": (FIXTURES / "dialects.bpmn").read_bytes(), "fee.dmn": content.encode()}
+    files = {"dialects.bpmn": (FIXTURES / "dialects.bpmn").read_bytes(), "fee.dmn": content.encode()} | REVIEW_FORM
     (problem,) = lint(files)
     assert (problem.file, problem.element_id) == ("fee.dmn", "OutputEntry_other")
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from engine.lint import lint
 from engine.spiff.parser import parse_definition
 
+FORM = """<camunda:property name="formSchema" value='{"type": "object", "properties": {"outcome": {}}}' />"""
+
 
 def bundle(process_attrs: str = "", task_props: str = "", message_props: str = "") -> dict[str, bytes]:
     xml = f"""<?xml version="1.0" encoding="UTF-8"?>
@@ -12,10 +14,11 @@ def bundle(process_attrs: str = "", task_props: str = "", message_props: str = "
     xmlns:camunda="http://camunda.org/schema/1.0/bpmn" id="d" targetNamespace="https://example/x">
   <bpmn:process id="p" isExecutable="true" {process_attrs}>
     <bpmn:startEvent id="start"><bpmn:outgoing>f1</bpmn:outgoing></bpmn:startEvent>
-    <bpmn:userTask id="handle" camunda:candidateGroups="dept"><bpmn:incoming>f1</bpmn:incoming>
-      <bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
+    <bpmn:userTask id="handle" camunda:candidateGroups="dept">
+      <bpmn:extensionElements><camunda:properties>{FORM}</camunda:properties></bpmn:extensionElements>
+      <bpmn:incoming>f1</bpmn:incoming><bpmn:outgoing>f2</bpmn:outgoing></bpmn:userTask>
     <bpmn:userTask id="review" camunda:candidateGroups="dept">
-      <bpmn:extensionElements><camunda:properties>{task_props}</camunda:properties></bpmn:extensionElements>
+      <bpmn:extensionElements><camunda:properties>{FORM}{task_props}</camunda:properties></bpmn:extensionElements>
       <bpmn:incoming>f2</bpmn:incoming><bpmn:outgoing>f3</bpmn:outgoing></bpmn:userTask>
     <bpmn:receiveTask id="wait" messageRef="m"><bpmn:incoming>f3</bpmn:incoming>
       <bpmn:outgoing>f4</bpmn:outgoing></bpmn:receiveTask>

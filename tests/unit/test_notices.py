@@ -1,4 +1,4 @@
-"""The four notices: what they print, as HTML and as PDF (text extracted back with pypdf)."""
+"""The notices and papers of a case: what they print, as HTML and as PDF (text extracted back with pypdf)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from intake.notices import (
     NOTICE_KINDS,
     NoticeContext,
     NoticeFontMissing,
+    SignedOpinion,
     cn_date,
     cn_datetime,
     find_font,
@@ -42,6 +43,20 @@ CTX = NoticeContext(
     missing_materials=(("lease", "经营场所证明"), ("layout", "设备布局图"), ("rules", "食品安全规章制度")),
     received_materials=(("id_card", "身份证明"),),
     office_phone="010-65090000",
+    result="refused",
+    legal_basis="《中华人民共和国食品安全法》第三十五条",
+    opinions=(
+        # 01:30 UTC is 09:30 in Beijing
+        SignedOpinion("承办", "提交审核", "经现场核查，经营场所与食品安全要求不符，建议不予许可。", "市场监管局 王强",
+                      datetime(2026, 2, 12, 1, 30, tzinfo=UTC)),
+        SignedOpinion("审核", "通过", "同意承办意见。", "市场监管局 赵磊", datetime(2026, 2, 12, 7, 0, tzinfo=UTC)),
+        SignedOpinion("批准", "不予许可", "经营场所未达标，不予许可。", "市场监管局 科长",
+                      datetime(2026, 2, 13, 2, 15, tzinfo=UTC)),
+    ),
+    delivery="pickup",
+    delivered_at=datetime(2026, 2, 14, 3, 0, tzinfo=UTC),
+    deliverer="综合窗口 张敏",
+    documents=("不予行政许可决定书（申办流水号 CY20260212-0007）",),
 )
 
 
@@ -177,6 +192,57 @@ def test_missing_context_is_invalid(kind, change, field):
     assert [p.field for p in exc.value.problems] == [field]
 
 
+def test_approval_form_lists_every_opinion_with_signer_and_time():
+    html = _text(render_html("approval_form", CTX))
+    assert "行政许可审批表" in html and "许可依据：《中华人民共和国食品安全法》第三十五条" in html
+    for line, when in zip(CTX.opinions, ("2026年2月12日 09:30", "2026年2月12日 15:00", "2026年2月13日 10:15"),
+                          strict=True):
+        assert f"〔{line.decision_label}〕{line.text}" in html and line.signer_name in html and when in html
+    assert "共3条" in html
+
+
+def test_a_sent_back_opinion_is_marked_as_such():
+    back = SignedOpinion("批准", "退回审核", "请补充现场照片。", "市场监管局 科长", datetime(2026, 2, 13, tzinfo=UTC),
+                         sent_back=True)
+    html = _text(render_html("approval_form", replace(CTX, opinions=(*CTX.opinions[:2], back))))
+    assert "〔退回〕请补充现场照片。" in html
+
+
+def test_a_refusal_decision_gives_reasons_and_both_rights():
+    html = _text(render_html("decision", CTX))
+    assert "不予行政许可决定书" in html and "决定日期：2026年2月13日" in html
+    assert f"理由如下：{CTX.reason}" in html and "第三十八条第二款" in html and "决定不予行政许可" in html
+    assert "60日内" in html and "行政复议" in html and "6个月内" in html and "行政诉讼" in html
+
+
+def test_an_approval_decision_names_the_basis_and_the_certificate():
+    html = _text(render_html("decision", replace(CTX, result="approved", certificate_no="JY11101050000001")))
+    assert "准予行政许可决定书" in html and "不予" not in html and "行政复议" not in html
+    assert "根据《中华人民共和国食品安全法》第三十五条及《中华人民共和国行政许可法》第三十八条第一款" in html
+    assert "许可证件编号：JY11101050000001" in html
+
+
+def test_a_refusal_decision_without_reasons_is_refused():
+    with pytest.raises(Invalid) as exc:
+        render_html("decision", replace(CTX, reason=" "))
+    assert [p.field for p in exc.value.problems] == ["ctx.reason"]
+
+
+def test_delivery_receipt_says_what_to_whom_how_by_whom_and_when():
+    html = _text(render_html("delivery_receipt", CTX))
+    assert "送达回证" in html and "送达文书：不予行政许可决定书（申办流水号 CY20260212-0007）" in html
+    assert "受送达人：张三" in html and "直接送达（统一窗口领取）" in html and "送达人：综合窗口 张敏" in html
+    assert "送达时间：2026年2月14日 11:00" in html and "受送达人（签名或者盖章）" in html
+    posted = _text(render_html("delivery_receipt", replace(CTX, delivery="post", tracking_no="SF1234567890")))
+    assert "邮寄送达" in posted and "快递单号 SF1234567890" in posted
+
+
+def test_a_deemed_acceptance_does_not_say_the_materials_were_complete():
+    assert "申请材料齐全" in _text(render_html("acceptance", CTX))
+    html = _text(render_html("acceptance", replace(CTX, deemed=True)))
+    assert "申请材料齐全" not in html and "自收到申请材料之日起即为受理" in html
+
+
 def test_context_freezes_lists():
     ctx = replace(CTX, missing_materials=[["a", "甲"]])  # type: ignore[arg-type]
     assert ctx.missing_materials == (("a", "甲"),)
@@ -216,6 +282,18 @@ def test_pdf_correction_lists_missing_materials(pdf_texts):
     assert "补正材料通知书" in text and CTX.case_no in text
     for _, name in CTX.missing_materials:
         assert name in text
+
+
+def test_pdf_papers_of_the_decision(pdf_texts):
+    # the 审批表 with every signer and time, the 决定书 with its reasons and rights, the 送达回证
+    approval = pdf_texts["approval_form"].replace(" ", "")
+    for line in CTX.opinions:
+        assert line.signer_name.replace(" ", "") in approval and line.text in approval
+    assert "2026年2月13日10:15" in approval
+    decision = pdf_texts["decision"]
+    assert "不予行政许可决定书" in decision and CTX.reason in decision and "60日内" in decision
+    assert "6个月内" in decision
+    assert "送达回证" in pdf_texts["delivery_receipt"] and "受送达人" in pdf_texts["delivery_receipt"]
 
 
 def test_pdf_provisional_mark():

@@ -65,12 +65,15 @@ def dialects():
 
 def test_user_task_properties_from_spiff_camunda_and_zeebe(dialects):
     tasks = {t.element_id: t for t in dialects.user_tasks}
-    assert tasks["spiff_task"].properties == {"dueWorkingDays": "3"}
+    inline = tasks["spiff_task"].properties["formSchema"]
+    assert inline.startswith("{") and tasks["zeebe_task"].properties["formSchema"] == inline
+    assert tasks["spiff_task"].properties == {"dueWorkingDays": "3", "formSchema": inline}
     assert tasks["camunda_task"].properties == {
         "dueWorkingDays": "4", "formSchema": "forms/review.json", "candidateGroups": "health_dept",
     }
     # FEEL, compiled
-    assert tasks["zeebe_task"].properties == {"dueWorkingDays": "5", "candidateGroups": "=_.value(department)"}
+    assert tasks["zeebe_task"].properties == {"dueWorkingDays": "5", "candidateGroups": "=_.value(department)",
+                                              "formSchema": inline}
     # The same dict is what Spiff carries on the spec, so the runtime reads one place.
     assert dialects.spec.task_specs["zeebe_task"].extensions["properties"] == tasks["zeebe_task"].properties
 
