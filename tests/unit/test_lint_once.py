@@ -12,6 +12,10 @@ HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         'xmlns:zeebe="http://camunda.org/schema/zeebe/1.0" id="D" targetNamespace="t">\n')
 
 
+# Every user task needs a form (engine/form_lint.py); the tasks these tests are not about get this one.
+FORM = {"forms/ok.json": b'{"type": "object", "properties": {"comment": {"type": "string"}}}'}
+
+
 def bpmn(body: str, process: str = '<bpmn:process id="p" isExecutable="true">') -> bytes:
     return (HEAD + process + body + "</bpmn:process></bpmn:definitions>").encode()
 
@@ -53,14 +57,14 @@ def test_every_human_task_needs_someone_lanes_or_not():
     content = bpmn("""
       <bpmn:startEvent id="start" />
       <bpmn:userTask id="u" /><bpmn:manualTask id="m" /><bpmn:task id="t" />
-      <bpmn:userTask id="ok" camunda:assignee="window1" />
+      <bpmn:userTask id="ok" camunda:assignee="window1" camunda:formKey="forms/ok.json" />
       <bpmn:endEvent id="end" />
       <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="u" />
       <bpmn:sequenceFlow id="f2" sourceRef="u" targetRef="m" />
       <bpmn:sequenceFlow id="f3" sourceRef="m" targetRef="t" />
       <bpmn:sequenceFlow id="f4" sourceRef="t" targetRef="ok" />
       <bpmn:sequenceFlow id="f5" sourceRef="ok" targetRef="end" />""")
-    found = by_element(errors(lint({"p.bpmn": content})))
+    found = by_element(errors(lint({"p.bpmn": content, **FORM})))
     assert sorted(found) == ["m", "t", "u"]
     assert found["m"][0].startswith("manualTask is in no lane") and found["t"][0].startswith("task is in no lane")
     assert "fix:" in found["u"][0]
@@ -74,7 +78,7 @@ def test_people_expressions_are_tried_on_the_sample_data():
     content = bpmn("""
       <bpmn:startEvent id="start" />
       <bpmn:userTask id="nobody" camunda:candidateGroups="${department}" />
-      <bpmn:userTask id="listed" camunda:candidateGroups="${approvers}" />
+      <bpmn:userTask id="listed" camunda:candidateGroups="${approvers}" camunda:formKey="forms/ok.json" />
       <bpmn:userTask id="broken"><bpmn:extensionElements>
         <zeebe:assignmentDefinition assignee="=count(approvers)" />
       </bpmn:extensionElements></bpmn:userTask>
@@ -83,7 +87,7 @@ def test_people_expressions_are_tried_on_the_sample_data():
       <bpmn:sequenceFlow id="f2" sourceRef="nobody" targetRef="listed" />
       <bpmn:sequenceFlow id="f3" sourceRef="listed" targetRef="broken" />
       <bpmn:sequenceFlow id="f4" sourceRef="broken" targetRef="end" />""", process)
-    found = by_element(errors(lint({"p.bpmn": content})))
+    found = by_element(errors(lint({"p.bpmn": content, **FORM})))
     assert "names nobody" in found["nobody"][0] and "reads department" in found["nobody"][0]
     assert "listed" not in found
     assert "fails on the sample data" in found["broken"][0] and "1 is not a group or user name" in found["broken"][0]
@@ -103,12 +107,13 @@ def test_ignored_attributes_are_warnings_and_never_refuse():
       <bpmn:startEvent id="start" />
       <bpmn:userTask id="u" camunda:candidateGroups="front_desk" camunda:dueDate="2026-01-01"
                      camunda:formKey="app:x.html">
-        <bpmn:extensionElements><camunda:taskListener event="create" class="X" /></bpmn:extensionElements>
+        <bpmn:extensionElements><camunda:taskListener event="create" class="X" /><camunda:properties>
+          <camunda:property name="formSchema" value="forms/ok.json" /></camunda:properties></bpmn:extensionElements>
       </bpmn:userTask>
       <bpmn:endEvent id="end" />
       <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="u" />
       <bpmn:sequenceFlow id="f2" sourceRef="u" targetRef="end" />""")
-    problems = lint({"p.bpmn": content})
+    problems = lint({"p.bpmn": content, **FORM})
     assert errors(problems) == []
     warned = sorted(p.message.split(" ")[0] for p in problems)
     assert warned == ["camunda:dueDate", "camunda:formKey", "camunda:taskListener"]
@@ -126,11 +131,12 @@ def test_two_executable_processes_are_both_checked_and_deploy_names_one():
     from engine.errors import DefinitionInvalid
     from engine.spiff.parser import parse_definition
 
-    two = (HEAD + '<bpmn:process id="a" isExecutable="true"><bpmn:startEvent id="s1" /><bpmn:userTask id="lost" />'
-           '<bpmn:sequenceFlow id="f1" sourceRef="s1" targetRef="lost" /></bpmn:process>'
+    two = (HEAD + '<bpmn:process id="a" isExecutable="true"><bpmn:startEvent id="s1" /><bpmn:userTask id="lost" '
+           'camunda:formKey="forms/ok.json" /><bpmn:sequenceFlow id="f1" sourceRef="s1" targetRef="lost" />'
+           '</bpmn:process>'
            '<bpmn:process id="b" isExecutable="true"><bpmn:startEvent id="s2" /><bpmn:endEvent id="e2" />'
            '<bpmn:sequenceFlow id="f2" sourceRef="s2" targetRef="e2" /></bpmn:process></bpmn:definitions>').encode()
-    assert [p.element_id for p in errors(lint({"two.bpmn": two}))] == ["lost"]
+    assert [p.element_id for p in errors(lint({"two.bpmn": two, **FORM}))] == ["lost"]
     assert parse_definition({"two.bpmn": two}, "b").process_id == "b"
     with pytest.raises(DefinitionInvalid) as refused:
         parse_definition({"two.bpmn": two})
@@ -143,7 +149,10 @@ def test_the_cli_prints_file_line_element_and_takes_process(tmp_path):
     from engine.cli import lint_command
 
     path = tmp_path / "leave.bpmn20.xml"
-    path.write_bytes(bpmn('<bpmn:startEvent id="s" /><bpmn:userTask id="lost" camunda:priority="5" />'
+    (tmp_path / "forms").mkdir()
+    (tmp_path / "forms" / "ok.json").write_bytes(FORM["forms/ok.json"])  # found beside the file
+    path.write_bytes(bpmn('<bpmn:startEvent id="s" /><bpmn:userTask id="lost" camunda:priority="5" '
+                          'camunda:formKey="forms/ok.json" />'
                           '<bpmn:sequenceFlow id="f" sourceRef="s" targetRef="lost" />'))
     result = CliRunner().invoke(lint_command, [str(path), "--process", "p"])
     assert result.exit_code == 1

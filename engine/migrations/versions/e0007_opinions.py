@@ -1,7 +1,7 @@
 """opinions (审批意见): one append-only row per signed opinion
 
-Revision ID: e0006
-Revises: e0005
+Revision ID: e0007
+Revises: e0006
 Create Date: 2026-12-02 18:00:00
 """
 import sqlalchemy as sa
@@ -9,8 +9,8 @@ from alembic import op
 
 import engine.db
 
-revision = 'e0006'
-down_revision = 'e0005'
+revision = 'e0007'
+down_revision = 'e0006'
 branch_labels = None
 depends_on = None
 
