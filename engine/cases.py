@@ -219,7 +219,9 @@ def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
     """
     data = runtime.validate_data(data)
     task, case, open_rows = _task_for_update(uow, task_id)
-    _decide(uow, task, actor, Action.SEND_BACK if sent_back is not None else action, expected_version)
+    if sent_back is not None:
+        action = Action.SEND_BACK
+    _decide(uow, task, actor, action, expected_version)
     form = forms.step_form(uow.session, case.definition_id, task.element_id, task.properties)
     data = form.completion(data, sent_back=sent_back)
     for _name, check in _completion_checks:

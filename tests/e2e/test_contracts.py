@@ -97,14 +97,15 @@ def contract_version_on_complete(app) -> None:
     assert market2.post(f"/api/tasks/{task['id']}/delegate", json={"to": "market1"}).status_code == 200
     before = task_now(app, task["id"])
     # When market1 completes with the version they saw
-    r = market1.post(f"/api/tasks/{task['id']}/complete", json={"data": {"outcome": "submit"}, "version": seen})
+    r = market1.post(f"/api/tasks/{task['id']}/complete",
+                     json={"data": {"outcome": "submit", "opinion": "同意"}, "version": seen})
     # Then 409, and the task is still open at 承办 as it was
     assert r.status_code == 409, r.get_json()
     assert "version" in r.get_json()["detail"]
     assert task_now(app, task["id"]) == before
     # While the current version completes
     r = market1.post(f"/api/tasks/{task['id']}/complete",
-                     json={"data": {"outcome": "submit"}, "version": before["version"]})
+                     json={"data": {"outcome": "submit", "opinion": "同意"}, "version": before["version"]})
     assert r.status_code == 200, r.get_json()
 
 
