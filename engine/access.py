@@ -57,6 +57,16 @@ def _administrator(actor: Actor | None, _args: dict[str, Any]) -> None:
         raise Forbidden("only administrators may do this")
 
 
+def _designer(actor: Actor | None, _args: dict[str, Any]) -> None:
+    if actor is None or not policy.may_design(actor):
+        raise Forbidden("only process designers and administrators may do this")
+
+
+def _migrator(actor: Actor | None, _args: dict[str, Any]) -> None:
+    if actor is None or not policy.may_migrate(actor):
+        raise Forbidden("only administrators may migrate running cases")
+
+
 def _front_desk(actor: Actor | None, _args: dict[str, Any]) -> None:
     if actor is None or not policy.is_front_desk(actor):
         raise Forbidden("only the front desk (综合窗口) may do this")
@@ -98,6 +108,8 @@ PUBLIC = Rule("public", signed_in=False)
 METRICS = Rule("metrics scraper", signed_in=False, checks=(_metrics_scraper,))
 SIGNED_IN = Rule("signed in")  # the service scopes what it shows to the actor (lists, alerts, me)
 ADMIN = Rule("administrator", checks=(_administrator,))
+DESIGNER = Rule("process designer", checks=(_designer,))
+MIGRATOR = Rule("migrates running cases", checks=(_migrator,))
 FRONT_DESK = Rule("front desk", checks=(_front_desk,))
 CASE = Rule("reads the case", checks=(_reads_case,))
 FRONT_DESK_CASE = Rule("front desk, reads the case", checks=(_reads_case, _front_desk))
@@ -107,8 +119,8 @@ TASK = Rule("reads the task's case", checks=(_reads_task,))
 STARTS_CASE = Rule("process starters")
 DELIVERS_MESSAGE = Rule("message senders")
 
-RULES = (PUBLIC, METRICS, SIGNED_IN, ADMIN, FRONT_DESK, CASE, FRONT_DESK_CASE, TASK, STARTS_CASE,
-         DELIVERS_MESSAGE)
+RULES = (PUBLIC, METRICS, SIGNED_IN, ADMIN, DESIGNER, MIGRATOR, FRONT_DESK, CASE, FRONT_DESK_CASE, TASK,
+         STARTS_CASE, DELIVERS_MESSAGE)
 
 
 def guard(rule: Rule) -> Callable:

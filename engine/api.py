@@ -6,8 +6,8 @@ from pathlib import Path
 
 from flask import Blueprint, Response, current_app, jsonify, request, url_for
 
-from engine import audit, cases, clock, definitions, flags, office
-from engine.access import ADMIN, CASE, DELIVERS_MESSAGE, PUBLIC, SIGNED_IN, STARTS_CASE, guard
+from engine import audit, cases, clock, definitions, flags, migration, office
+from engine.access import ADMIN, CASE, DELIVERS_MESSAGE, DESIGNER, MIGRATOR, PUBLIC, SIGNED_IN, STARTS_CASE, guard
 from engine.errors import Invalid, Problem
 from engine.inputs import accepts_uploads
 from engine.openapi import document, operation
@@ -16,7 +16,9 @@ from engine.web import (
     bearer_token,
     client_address,
     current_actor,
+    database,
     json_body,
+    problem,
     reading,
     sign_in,
     sign_out,
@@ -73,9 +75,10 @@ def _uploaded_files() -> dict[str, bytes]:
 
 
 @bp.post("/definitions")
-@guard(ADMIN)
+@guard(DESIGNER)
 @accepts_uploads
-@operation("Deploy a BPMN file (with its DMN, called processes and forms)", tag="definitions",
+@operation("Deploy a BPMN file (with its DMN, called processes and forms; designers and administrators)",
+           tag="definitions",
            body="BPMN XML or multipart 'file' fields (the main BPMN first)",
            returns={"process_id": "string", "version": "integer", "created": "boolean", "warnings": "array"},
            errors=(403, 413, 422), media=("application/xml", "multipart/form-data"))
@@ -102,6 +105,38 @@ def list_definitions():
                 "content_hash": d.content_hash, "deployed_at": d.deployed_at.isoformat(),
                 "deployed_by": d.deployed_by} for d in rows]
     return jsonify(out)
+
+
+@bp.post("/definitions/<process_id>/migrations")
+@guard(MIGRATOR)
+@operation("Move running cases to another deployed version, one transaction per case; a case waiting on an "
+           "element the version lacks is refused with it unless the map names its counterpart (administrators)",
+           tag="definitions", body={"to_version": "integer", "map": "object", "dry_run": "boolean",
+                                    "case_no": "string"},
+           returns={"cases": "array", "counts": "object"}, errors=(403, 404, 409, 422))
+def migrate(process_id: str):
+    body = json_body()
+    to_version, mapping, dry_run, case_no = (body.get(k) for k in ("to_version", "map", "dry_run", "case_no"))
+    problems = []
+    if not isinstance(to_version, int) or isinstance(to_version, bool) or not 1 <= to_version < 2**31:
+        problems.append(Problem("a version number (a whole number from 1)", field="to_version"))
+    if mapping is not None and not (isinstance(mapping, dict) and all(isinstance(v, str) for v in mapping.values())):
+        problems.append(Problem("an object of old element id to new element id", field="map"))
+    if dry_run is not None and not isinstance(dry_run, bool):
+        problems.append(Problem("true or false", field="dry_run"))
+    if case_no is not None and not isinstance(case_no, str):
+        problems.append(Problem("a case number", field="case_no"))
+    if problems:
+        raise Invalid("the migration request is malformed", problems)
+    pairs = migration.parse_map(f"{k}={v}" for k, v in (mapping or {}).items())
+    report = migration.migrate_process(database(), process_id, to_version, pairs, current_actor(),
+                                       dry_run=bool(dry_run), case_no=case_no)
+    if case_no is not None and report.refused:  # the one case asked for did not move: say why
+        result = report.refused[0]
+        extra = {"error": result.error} if result.error else {}
+        return problem(409, "Conflict", f"case {case_no} cannot move to version {to_version}",
+                       blocked=[b.__dict__ for b in result.blocked], **extra)
+    return jsonify(report.as_dict())
 
 
 @bp.post("/cases")

@@ -61,15 +61,17 @@ def case_by_no(session: Session, case_no: str) -> Case:
     return case
 
 
-def _spec(session: Session, definition_id: int) -> runtime.LoadedSpec:
+def loaded_spec(session: Session, definition_id: int) -> runtime.LoadedSpec:
+    """The restored spec of a deployed definition (from the spec cache)."""
     def read() -> str:
         return session.scalar(select(ProcessDefinition.spec_json).where(ProcessDefinition.id == definition_id))
 
     return SPECS.get((str(session.get_bind().url), definition_id), read)
 
 
-def _load(case: Case) -> Any:
-    loaded = _spec(object_session(case), case.definition_id)
+def load_workflow(case: Case) -> Any:
+    """The case's workflow, restored from its stored state on its own definition."""
+    loaded = loaded_spec(object_session(case), case.definition_id)
     # a state stored before compaction existed is cut to its frontier before it runs
     return runtime.restore(case.state, loaded, case.serializer_version)
 
@@ -77,7 +79,7 @@ def _load(case: Case) -> Any:
 def open_case(uow: UnitOfWork, case_no: str) -> Loaded:
     """Lock a case by number and restore its workflow (for feature services acting on it)."""
     case = _lock_case(uow, case_by_no(uow.session, case_no).id)
-    return Loaded(case, _load(case))
+    return Loaded(case, load_workflow(case))
 
 
 def _next_case_no(case_id: int) -> str:
@@ -105,7 +107,7 @@ def start_case(uow: UnitOfWork, process_id: str, data: dict[str, Any], actor: Ac
     initiator = (definition.properties or {}).get("initiator")
     if initiator and initiator.isidentifier():  # camunda:initiator: the starter's name in the data
         data = {**data, initiator: actor.username}
-    loaded = _spec(uow.session, definition.id)
+    loaded = loaded_spec(uow.session, definition.id)
     wf = runtime.new_workflow(loaded, data)
     now = clock.now()
     case = Case(
@@ -228,7 +230,7 @@ def complete(uow: UnitOfWork, task_id: str, data: dict[str, Any], actor: Actor,
         data = check(uow, case, task, data, actor) or data
     form.admit(data)  # a feature's check may normalise the data, never widen it
     written = form.case_data(data)
-    wf = _load(case)
+    wf = load_workflow(case)
     with _flagged_if_a_script_hits_a_limit(uow, case, actor):
         result = runtime.complete_user_task(wf, task_id, written)
         now = clock.now()
@@ -269,7 +271,7 @@ def _deliver(uow: UnitOfWork, case_id: int, name: str, payload: Any, actor: Acto
     case = _lock_case(uow, case_id)
     if case.status != "running":
         raise Conflict(f"case {case.case_no} is {case.status}")
-    wf = _load(case)
+    wf = load_workflow(case)
     with _flagged_if_a_script_hits_a_limit(uow, case, actor):
         result = runtime.deliver_message(wf, name, payload)
         batch = events.Batch(uow, case.id)
@@ -294,7 +296,7 @@ def fire_timers(uow: UnitOfWork, case_id: int, actor: Actor) -> list[str]:
            if t.due_at <= clock.now()]
     if not due:
         return []
-    wf = _load(case)
+    wf = load_workflow(case)
     with _flagged_if_a_script_hits_a_limit(uow, case, actor):
         result = runtime.fire_timers(wf)
         # records one timer_fired per firing (a cycle may fire several)
@@ -312,7 +314,7 @@ def cancel(uow: UnitOfWork, case_no: str, actor: Actor, reason: str) -> Case:
     case = _lock_case(uow, case_by_no(uow.session, case_no).id)
     if case.status != "running":
         raise Conflict(f"case {case_no} is {case.status}")
-    wf = _load(case)
+    wf = load_workflow(case)
     runtime.cancel(wf)
     batch = events.Batch(uow, case.id)
     batch.add("case_cancelled", actor=actor.username, data={"reason": reason})
@@ -323,8 +325,10 @@ def cancel(uow: UnitOfWork, case_no: str, actor: Actor, reason: str) -> Case:
 def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor, batch: events.Batch, *,
           completed_task: str | None = None, cancelled: bool = False,
           open_rows: dict[str, Task] | None = None,
-          task_updates: list[tuple[Task, dict[str, Any]]] | None = None, depth: int = 0) -> None:
-    """Write what one engine step did: task rows, timers, history and the case's new state."""
+          task_updates: list[tuple[Task, dict[str, Any]]] | None = None, depth: int = 0,
+          case_values: dict[str, Any] | None = None) -> None:
+    """Write what one engine step did: task rows, timers, history and the case's new state
+    (``case_values``: further columns of the case row that change with it, e.g. its definition)."""
     now = clock.now()
     task_updates = list(task_updates or [])
     for element_id, due_at in result.fired_timers:
@@ -350,7 +354,7 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
             raise Invalid(f"task {view.element_id} names nobody who may work it (lane, candidateGroups, "
                           "candidateUsers or assignee)", [Problem("nobody may work it", element_id=view.element_id)])
         created.append(_task_row(case, task_id, view, now))
-        candidates += _candidates(task_id, view.people)
+        candidates += candidate_rows(task_id, view.people)
         batch.add(events.TASK_CREATED, actor=actor.username, element_id=view.element_id, task_id=task_id,
                   data={"group": view.candidate_group or "", "properties": view.properties,
                         **({"assignee": view.people.assignee} if view.people.assignee else {}),
@@ -359,8 +363,8 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
     _sync_waits(batch, summary, wf, actor)
     runtime.compact(wf)  # bounded state: completed passes live on only in the history (issue 6)
     state = runtime.dump(wf, compacted=True)
-    values: dict[str, Any] = {"state": state, "serializer_version": runtime.SERIALIZER_VERSION,
-                              "updated_at": now}
+    values: dict[str, Any] = {**(case_values or {}), "state": state,
+                              "serializer_version": runtime.SERIALIZER_VERSION, "updated_at": now}
     status = case.status
     if cancelled:
         status = values["status"] = "cancelled"
@@ -395,6 +399,9 @@ def _save(uow: UnitOfWork, case: Case, wf: Any, result: StepResult, actor: Actor
             start=lambda definition, name, payload, d: _start_by_message(uow, definition, name, payload, SYSTEM, d))
 
 
+save_step = _save  # for the engine's other services that change a case (engine.migration)
+
+
 def candidates_of(who: runtime.People) -> dict[str, list[str]]:
     """The task's further candidates: groups after its first, and candidate users (an assignee is one
     too, so a task assigned outside its group stays theirs to work, and to take back after unclaiming)."""
@@ -403,7 +410,7 @@ def candidates_of(who: runtime.People) -> dict[str, list[str]]:
     return {k: v for k, v in out.items() if v}
 
 
-def _candidates(task_id: str, who: runtime.People) -> list[TaskCandidate]:
+def candidate_rows(task_id: str, who: runtime.People) -> list[TaskCandidate]:
     found = candidates_of(who)
     return [TaskCandidate(task_id=task_id, kind="group", name=g) for g in found.get("groups", [])] + \
         [TaskCandidate(task_id=task_id, kind="user", name=u) for u in found.get("users", [])]
@@ -478,7 +485,7 @@ def case_view(session: Session, case: Case, *, with_data: bool = True) -> dict[s
         ],
     }
     if with_data:
-        view["data"] = runtime.data_of(_load(case))
+        view["data"] = runtime.data_of(load_workflow(case))
     return view
 
 

@@ -1,7 +1,8 @@
-"""The kernel's commands: db upgrade, user add, deploy, lint, tick."""
+"""The kernel's commands: db upgrade, user add, deploy, lint, migrate, tick."""
 
 from __future__ import annotations
 
+import getpass
 import sys
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from engine import clock, definitions, identity
+from engine import clock, definitions, identity, migration
 from engine.errors import DefinitionInvalid, OneWindowError, Problem
 from engine.lint import lint as lint_files
 from engine.policy import ROLES
@@ -98,6 +99,40 @@ def lint_command(paths: tuple[str, ...], process_id: str | None) -> None:
     click.echo(f"ok, {warnings} warning(s)" if warnings else "ok")
 
 
+@click.command("migrate")
+@click.argument("process_id")
+@click.option("--to", "to_version", type=click.IntRange(1, 2**31 - 1), required=True, help="the version to move to")
+@click.option("--map", "pairs", multiple=True, metavar="OLD=NEW",
+              help="the new element of a waiting element the new version lacks (repeatable)")
+@click.option("--dry-run", is_flag=True, help="say what would happen; change nothing")
+@click.option("--case", "case_no", default=None, help="only this case")
+@with_appcontext
+def migrate_command(process_id: str, to_version: int, pairs: tuple[str, ...], dry_run: bool,
+                    case_no: str | None) -> None:
+    """Move running cases of PROCESS_ID to another deployed version, one transaction per case."""
+    actor = identity.Actor(f"cli:{getpass.getuser()}", is_admin=True)
+    try:
+        report = migration.migrate_process(_db(), process_id, to_version, migration.parse_map(pairs), actor,
+                                           dry_run=dry_run, case_no=case_no)
+    except OneWindowError as exc:
+        problems = getattr(exc, "problems", [])
+        raise click.ClickException("; ".join(str(p) for p in problems) or str(exc)) from None
+    for result in report.cases:
+        moves = ", ".join(f"{m.from_element}->{m.to_element}" if m.from_element != m.to_element else m.to_element
+                          for m in result.moves)
+        line = f"{result.case_no} v{result.from_version} -> v{to_version}: {result.outcome}"
+        click.echo(f"{line} ({moves})" if moves else line)
+        for blocked in result.blocked:
+            click.echo(f"  [{blocked.element_id}] {blocked.reason}", err=True)
+        if result.error:
+            click.echo(f"  {result.error}", err=True)
+    counts = report.as_dict()["counts"]
+    click.echo(("dry run: " if dry_run else "") + ", ".join(f"{n} {k}" for k, n in counts.items() if n)
+               if report.cases else f"no running case of {process_id} to move")
+    if report.refused:
+        sys.exit(1)
+
+
 user_cli = AppGroup("user", help="Manage users.")
 
 
@@ -158,5 +193,5 @@ def openapi_command(markdown: bool) -> None:
 
 
 def register(app: Flask) -> None:
-    for command in (deploy_command, lint_command, tick_command, user_cli, openapi_command):
+    for command in (deploy_command, lint_command, migrate_command, tick_command, user_cli, openapi_command):
         app.cli.add_command(command)

@@ -44,9 +44,10 @@ CASE_WAITING = "case_waiting"
 CASE_RESUMED = "case_resumed"
 CASE_ENDED = "case_ended"
 ELEMENT_COMPLETED = "element_completed"
+CASE_MIGRATED = "case_migrated"  # moved to another version of its process (engine.migration)
 DOMAIN_KINDS = {
     CASE_STARTED, TASK_CREATED, TASK_COMPLETED, TASK_CANCELLED, CASE_WAITING, CASE_RESUMED, CASE_ENDED,
-    ELEMENT_COMPLETED,
+    ELEMENT_COMPLETED, CASE_MIGRATED,
 }
 
 

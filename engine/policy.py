@@ -24,7 +24,8 @@ FRONT_DESK = "front_desk"  # the group of the unified window (综合窗口)
 # Roles a user may hold beyond groups, supervised groups and the administrator flag.
 INTEGRATION = "integration"  # another system calling the API (starts cases, delivers messages)
 OFFICE_SUPERVISOR = "office_supervisor"  # reads every case of the office (the director, 电子监察)
-ROLES = (INTEGRATION, OFFICE_SUPERVISOR)
+DESIGNER = "designer"  # process designers: lint, deploy and read the deployed definitions
+ROLES = (INTEGRATION, OFFICE_SUPERVISOR, DESIGNER)
 # The system itself (timers, the applicant's rating starting a follow-up): held by no user.
 SYSTEM_ROLE = "system"
 
@@ -149,7 +150,20 @@ def may_deliver(actor: Actor, allowed: Iterable[str]) -> bool:
 
 
 def may_administer(actor: Actor) -> bool:
-    """Deploy definitions, cancel cases, list and clear flagged cases."""
+    """Cancel cases, list and clear flagged cases."""
+    return actor.is_admin
+
+
+def may_design(actor: Actor) -> bool:
+    """Lint and deploy definitions, read every deployed version with its files, lint results and diagram:
+    the designers, and administrators. Cases stay out of it: a designer reads only the cases they are
+    involved in, like anyone else."""
+    return actor.is_admin or DESIGNER in actor.roles
+
+
+def may_migrate(actor: Actor) -> bool:
+    """Move running cases to another version of their process: it changes every running case, so
+    administrators only (a designer deploys the version, an administrator decides the cases move)."""
     return actor.is_admin
 
 

@@ -39,6 +39,7 @@ USERS = [
     ("director", "中心主任", "", "front_desk,market_dept,health_dept,housing_dept,general_dept", False,
      "office_supervisor", "office director (电子监察, reads every case)"),
     ("portal", "省政务服务网 接口", "", "", False, "integration", "integration API (starts cases)"),
+    ("designer", "流程设计 周敏", "", "", False, "designer", "process designer (definitions, deploy, diagrams)"),
 ]
 
 

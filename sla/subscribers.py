@@ -145,6 +145,26 @@ def on_task_ended(uow: UnitOfWork, event: DomainEvent) -> None:
     clocks.apply(uow, [clock], day, alerts=False)
 
 
+def on_case_migrated(uow: UnitOfWork, event: DomainEvent) -> None:
+    """A case moved to another version of its process: its step clocks (keyed by task id, which does
+    not change) take the new element and department, a pause held by a wait that still waits under
+    another id is held by its new id (a wait that ended resumes by its own ``case_resumed``). The
+    ledgers stay as they are: the time already counted was counted."""
+    moved = {m["task_id"]: m["to"] for m in event.data.get("moves") or []}
+    groups = dict(event.data.get("groups") or {})
+    renamed = dict(event.data.get("waits") or {})
+    stmt = select(Clock).where(Clock.case_id == event.case_id).order_by(Clock.id)
+    for clock in uow.session.scalars(stmt.with_for_update() if uow.is_postgres else stmt):
+        if clock.step in moved:
+            clock.element_id = moved[clock.step]
+            clock.group = groups.get(clock.step) or clock.group
+        holders = list(clock.paused_by or [])
+        renamed_holders = [f"element:{renamed.get(h[8:], h[8:])}" if h.startswith("element:") else h for h in holders]
+        if renamed_holders != holders:
+            clock.paused_by = renamed_holders
+    uow.session.flush()
+
+
 def register() -> None:
     events.subscribe(events.CASE_STARTED, "sla.case_started", on_case_started)
     events.subscribe(events.ELEMENT_COMPLETED, "sla.element_completed", on_element_completed)
@@ -154,3 +174,4 @@ def register() -> None:
     events.subscribe(events.TASK_CREATED, "sla.task_created", on_task_created)
     events.subscribe(events.TASK_COMPLETED, "sla.task_completed", on_task_ended)
     events.subscribe(events.TASK_CANCELLED, "sla.task_cancelled", on_task_ended)
+    events.subscribe(events.CASE_MIGRATED, "sla.case_migrated", on_case_migrated)

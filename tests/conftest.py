@@ -40,6 +40,7 @@ DEMO_USERS = [
     ("health_lead", "", "health_dept", False, ""),
     ("director", "", "front_desk,market_dept,health_dept,housing_dept,general_dept", False, "office_supervisor"),
     ("portal", "", "", False, "integration"),
+    ("designer1", "", "", False, "designer"),
 ]
 PASSWORD = "test-pass-123"
 GROUP_PREFIX = {"front_desk": "window", "market_dept": "market", "health_dept": "health",

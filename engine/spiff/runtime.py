@@ -106,6 +106,11 @@ _SPEC_SERIALIZER, _INSTANCE_SERIALIZER = _make_serializers()
 SERIALIZER_VERSION = _INSTANCE_SERIALIZER.VERSION
 
 
+def spec_registry():
+    """The registry that converts specs to dicts (what SpiffWorkflow's spec diff compares)."""
+    return _SPEC_SERIALIZER.registry
+
+
 @dataclass(frozen=True)
 class LoadedSpec:
     spec: Any
