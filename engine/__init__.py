@@ -7,11 +7,14 @@ def init_app(app) -> None:
         api,
         cli,
         csrf,
+        designer,
+        diagram_api,
         headers,
         inputs,
         ops,
         outbox,
         pages,
+        policy,
         scheduler,
         throttle,
         web,
@@ -31,9 +34,12 @@ def init_app(app) -> None:
     scheduler.on_tick("engine.sign_in_counters", _prune_sign_in_counters)
     app.session_interface = web.CookieSessions()
     # Pages link to features only when those are installed (the shell must not import them).
-    app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions})
+    app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions,
+                                   "may_design": policy.may_design})
     app.register_blueprint(api.bp)
+    app.register_blueprint(diagram_api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(designer.bp)
     ops.init_app(app)
     cli.register(app)
 

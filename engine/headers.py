@@ -1,11 +1,13 @@
 """Security headers on every response.
 
-The pages run no script at all, so the policy allows none; styles are the pages' own ``<style>``
-blocks and a few ``style`` attributes (notices included, whose templates render outside Flask), so
-inline styles stay allowed. ``frame-ancestors 'none'`` (and X-Frame-Options for older browsers) keeps
-every page out of other sites' frames (clickjacking a claim or a decision). The referrer goes to
-this site only: case numbers in URLs never leave it, and Flask-WTF's HTTPS check of the Referer still
-sees it. Over HTTPS (directly, or as the trusted proxies say) browsers are told to stay on HTTPS.
+The pages run only script files served by this app (the diagram viewers and their page script, under
+``/static/``), never inline script, so the policy allows ``'self'`` and nothing else; styles are the
+pages' own ``<style>`` blocks and a few ``style`` attributes (notices included, whose templates
+render outside Flask; the diagram viewers style their drawings), so inline styles stay allowed.
+``frame-ancestors 'none'`` (and X-Frame-Options for older browsers) keeps every page out of other
+sites' frames (clickjacking a claim or a decision). The referrer goes to this site only: case
+numbers in URLs never leave it, and Flask-WTF's HTTPS check of the Referer still sees it. Over HTTPS
+(directly, or as the trusted proxies say) browsers are told to stay on HTTPS.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = "; ".join([
     "default-src 'self'",
-    "script-src 'none'",
+    "script-src 'self'",
     "style-src 'self' 'unsafe-inline'",
     "img-src 'self' data:",
     "object-src 'none'",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from engine import policy
+from engine import cases, diagram, policy
 from engine.access import CASE, SIGNED_IN, guard
 from engine.web import current_actor, reading, unit_of_work
 from sla import alerts as alerting
@@ -65,4 +65,5 @@ def compliance():
 def case_clock(case_no: str):
     with reading() as s:
         view = views.case_clock_view(s, case_no, clocks.today())
-    return render_template("sla/clock.html", view=view, tab="")
+        drawn = diagram.case_diagram(s, cases.case_by_no(s, case_no))
+    return render_template("sla/clock.html", view=view, tab="", steps=diagram.step_list(drawn) if drawn else [])

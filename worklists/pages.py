@@ -6,7 +6,7 @@ from datetime import datetime
 
 from flask import Blueprint, redirect, render_template, request, url_for
 
-from engine import cases, office, policy
+from engine import cases, diagram, office, policy
 from engine.access import CASE, SIGNED_IN, TASK, guard
 from engine.errors import Conflict, Forbidden, Invalid, OneWindowError
 from engine.identity import Actor
@@ -179,5 +179,7 @@ def reassign(task_id: str):
 @guard(CASE)
 def case(case_no: str):
     with reading() as s:
-        view = cases.case_view(s, cases.case_by_no(s, case_no))
-    return render_template("worklists/case.html", case=view)
+        row = cases.case_by_no(s, case_no)
+        view = cases.case_view(s, row)
+        drawn = diagram.case_diagram(s, row)  # where it stands, as a list for a page without script
+    return render_template("worklists/case.html", case=view, steps=diagram.step_list(drawn) if drawn else [])

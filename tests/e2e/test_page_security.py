@@ -76,12 +76,13 @@ def test_every_response_carries_the_security_headers(sqlite_app):
     for r in (client.get("/login"), client.get("/api/openapi.json"), client.get("/api/me"),
               client.get("/no/such/page")):
         csp = r.headers["Content-Security-Policy"]
-        assert "frame-ancestors 'none'" in csp and "script-src 'none'" in csp and "default-src 'self'" in csp
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp and "default-src 'self'" in csp
+        assert "unsafe-inline" not in csp.split("script-src")[1].split(";")[0]  # never inline script
         assert r.headers["X-Content-Type-Options"] == "nosniff"
         assert r.headers["Referrer-Policy"] == "same-origin"
         assert r.headers["X-Frame-Options"] == "DENY"
         assert "Strict-Transport-Security" not in r.headers  # plain HTTP
-    # and the pages run no script, inline or linked, and no javascript: link (the policy forbids them)
+    # and these pages run no script, inline or linked, and no javascript: link (the policy forbids them)
     page = client.get("/no/such/page").get_data(as_text=True) + client.get("/login").get_data(as_text=True)
     assert "<script" not in page and "javascript:" not in page
 
