@@ -166,6 +166,8 @@ def migrate_case(uow: UnitOfWork, case_id: int, target_id: int, mapping: dict[st
     case = store.lock_case(uow, case_id)
     if case is None:
         raise NotFound("no such case")
+    if case.status != "running":  # it ended between the listing and the lock
+        return CaseResult(case.case_no, case.definition.version, REFUSED, error=f"the case is {case.status}")
     target = uow.session.get(ProcessDefinition, target_id)
     result, wf, found = _try(uow.session, case, target_id, mapping)
     if wf is None:

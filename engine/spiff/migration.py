@@ -86,8 +86,8 @@ def _all_names(loaded: LoadedSpec) -> set[str]:
 
 
 def migrate(wf, new: LoadedSpec, mapping: dict[str, str]) -> Outcome:
-    """Move ``wf`` onto ``new`` in place, unless a task it is at has no counterpart (then ``wf`` is
-    left unusable and the outcome lists what blocks: the caller restores the case afresh)."""
+    """Move ``wf`` onto ``new`` in place, unless a task it is at has no counterpart: then ``wf`` is left
+    as it was and the outcome lists what blocks."""
     registry = spec_registry()
     top = wf.top_workflow
     pairs = [(top, new.spec)]
