@@ -20,7 +20,6 @@ from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
-from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
@@ -195,17 +194,6 @@ class Database:
             return
         with self.read() as session:
             yield session
-
-    @contextmanager
-    def driver_reader(self) -> Iterator[PoolProxiedConnection]:
-        """A connection of the autocommit pool as the pool lends it (PostgreSQL only), for one-statement
-        reads that run on the driver itself (``worklists.rows``): ``driver_connection`` is psycopg's,
-        ``info`` stays with that connection. Returned to the pool after."""
-        raw = self.autocommit_engine.raw_connection()
-        try:
-            yield raw
-        finally:
-            raw.close()
 
     @contextmanager
     def unit_of_work(self) -> Iterator[UnitOfWork]:

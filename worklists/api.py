@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from engine import cases
 from engine.access import SIGNED_IN, TASK, guard
 from engine.errors import Invalid, Problem
 from engine.openapi import operation
 from engine.web import current_actor, json_body, reading, unit_of_work
-from worklists import queries, transitions, wire
+from worklists import queries, transitions
 from worklists.queries import Filters
-from worklists.reader import list_reader, page_reader
+from worklists.reader import list_reader
 
 bp = Blueprint("worklists_api", __name__, url_prefix="/api/tasks")
 
@@ -48,10 +48,10 @@ def list_tasks():
     limit = _int_arg("limit", 50, 1, queries.MAX_LIMIT)
     filters = Filters.parse(request.args)
     actor = current_actor()
-    with page_reader() as r:
+    with list_reader() as r:
         page = queries.task_page(r, actor, view, filters, request.args.get("sort") or None, limit,
                                  request.args.get("cursor") or None)
-    return current_app.response_class(wire.page_json(page), mimetype="application/json")
+    return jsonify({"view": page.view, "sort": page.sort, "items": page.items, "next_cursor": page.next_cursor})
 
 
 @bp.get("/counts")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import UTC, date, datetime, time
 from functools import cached_property, lru_cache
 from typing import Any
 
@@ -25,7 +25,6 @@ from engine.errors import Invalid, Problem
 from engine.identity import Actor
 from engine.models import Case, Task, TaskCandidate
 from worklists import cursor as cursors
-from worklists import rows
 
 VIEWS = ("inbox", "queue", "archive", "team")
 SLA_LEVELS = ("green", "yellow", "red")
@@ -121,18 +120,22 @@ ITEM_KEYS = ("id", "case_no", "process_id", "service", "name", "element_id", "gr
              "version", "created_at", "due_date", "sla_level", "completed_at", "completed_by")
 
 
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
 def item(row: Sequence[Any]) -> dict[str, Any]:
-    """One list item from a row of ``LIST_COLUMNS`` as :func:`rows.fetch` gives it; instants as ISO text in UTC."""
+    """One list item from a row of ``LIST_COLUMNS``; instants as ISO text in UTC."""
     out = dict(zip(ITEM_KEYS, row, strict=True))
     for key in ("created_at", "due_date", "completed_at"):
         if out[key] is not None:
-            out[key] = rows.instant_iso(out[key])
+            out[key] = _iso(out[key])
     return out
 
 
 @dataclass
 class Page:
-    rows: list[Sequence[Any]]  # as rows.fetch gives them: LIST_COLUMNS order, which is ITEM_KEYS order
+    rows: list[Sequence[Any]]  # LIST_COLUMNS order, which is ITEM_KEYS order
     next_cursor: str | None
     view: str
     sort: str
@@ -311,12 +314,50 @@ def list_statement(actor: Actor, view: str, filters: Filters | None = None, sort
 _SORT_INDEX = {c.name: i for i, c in enumerate(LIST_COLUMNS)}
 
 
-def task_page(session: Session | Connection | rows.Driver, actor: Actor, view: str, filters: Filters | None = None,
+def _fetch(reader: Session | Connection, stmts: Sequence[Select], params: dict[str, Any],
+           enough: int) -> list[Sequence[Any]]:
+    """Run ``stmts`` in order until more than ``enough`` rows are in hand (the undated tail is read
+    only when the dated ranges run out), all of them in one snapshot."""
+    found = list(reader.execute(stmts[0], params).all())
+    if len(found) > enough or len(stmts) == 1:
+        return found
+    if isinstance(reader, Connection) and reader.dialect.name == "postgresql" and _autocommit(reader):
+        # In autocommit each statement sees its own snapshot, and a task the SLA dated between the two
+        # (it dates every new task a moment after its creation, when its caseworker looks for it) was
+        # on neither part of the page (the drill found it). Read the page again in one snapshot.
+        reader.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        try:
+            return _all(reader, stmts, params, enough)
+        finally:
+            reader.exec_driver_sql("COMMIT")
+    for stmt in stmts[1:]:  # a session: one transaction (SQLite's reads are serialised with the writers)
+        found += reader.execute(stmt, params).all()
+        if len(found) > enough:
+            break
+    return found
+
+
+def _autocommit(conn: Connection) -> bool:
+    """Whether ``conn`` holds no transaction of its own (the list readers' pool), asked of psycopg
+    itself: SQLAlchemy's ``get_isolation_level`` would ask the server."""
+    return bool(conn.connection.driver_connection.autocommit)  # type: ignore[union-attr]
+
+
+def _all(reader: Connection, stmts: Sequence[Select], params: dict[str, Any], enough: int) -> list[Sequence[Any]]:
+    found: list[Sequence[Any]] = []
+    for stmt in stmts:
+        found += reader.execute(stmt, params).all()
+        if len(found) > enough:
+            break
+    return found
+
+
+def task_page(session: Session | Connection, actor: Actor, view: str, filters: Filters | None = None,
               sort: str | None = None, limit: int = 50, cursor: str | None = None) -> Page:
     """One page of a view; ``next_cursor`` is None on the last page."""
     filters = filters or Filters()
     stmts, params, sort = list_statement(actor, view, filters, sort, limit, cursor)
-    found = rows.fetch(session, stmts, params, limit)
+    found = _fetch(session, stmts, params, limit)
     next_cursor = None
     if len(found) > limit:
         found = found[:limit]
@@ -324,7 +365,7 @@ def task_page(session: Session | Connection | rows.Driver, actor: Actor, view: s
         column = SORTS[sort][0]
         value = last[_SORT_INDEX[column]]
         if column in _DATETIME_COLUMNS and value is not None:
-            value = rows.instant_iso(value)
+            value = _iso(value)
         next_cursor = cursors.encode(sort, value, last[0])
     return Page(found, next_cursor, view, sort, filters)
 
