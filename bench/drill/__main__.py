@@ -160,6 +160,7 @@ def main() -> None:
     parser.add_argument("--worker-threads", type=int, default=4)
     parser.add_argument("--connections", type=int, default=64, help="the client's bound on requests in flight")
     parser.add_argument("--keep", type=Path, help="keep the processes' logs in this directory")
+    parser.add_argument("--keep-db", action="store_true", help="leave the drill's database for a look afterwards")
     parser.add_argument("--code", type=Path, help="run the onewindow processes from this checkout (compare versions)")
     args = parser.parse_args()
     shape = Shape(args.web_workers, args.web_threads, args.worker_processes, args.worker_threads)
@@ -174,7 +175,9 @@ def main() -> None:
         code = asyncio.run(drill(args, stack))
     finally:
         stack.stop()
-        stack.close()
+        if args.keep_db:
+            print(f"the database is kept: {stack.db.url}")
+        stack.close(drop=not args.keep_db)
     sys.exit(code)
 
 

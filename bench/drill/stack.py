@@ -229,7 +229,8 @@ class Stack:
             proc.stop()
         self.redis.stop()
 
-    def close(self) -> None:
-        self.db.drop()
+    def close(self, drop: bool = True) -> None:
+        if drop:
+            self.db.drop()
         if self._tmp is not None:
             self._tmp.cleanup()
