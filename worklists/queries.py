@@ -318,6 +318,8 @@ def _fetch(reader: Session | Connection, stmts: Sequence[Select], params: dict[s
            enough: int) -> list[Sequence[Any]]:
     """Run ``stmts`` in order until more than ``enough`` rows are in hand (the undated tail is read
     only when the dated ranges run out), all of them in one snapshot."""
+    if not stmts:  # a view over no group
+        return []
     found = list(reader.execute(stmts[0], params).all())
     if len(found) > enough or len(stmts) == 1:
         return found
