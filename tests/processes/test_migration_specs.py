@@ -62,3 +62,35 @@ def test_a_map_naming_what_no_version_has_is_refused():
     wrong = check_map([old], new, {"nowhere": "check", "review": "gone"})
     assert any("'nowhere'" in w for w in wrong) and any("'gone'" in w for w in wrong)
     assert check_map([old], new, {"review": "check"}) == []
+
+
+def test_a_joint_case_moves_with_both_branches_and_its_waiting_join():
+    from engine.spiff import prune
+    from tests.e2e.versions import with_legal_review
+    from tests.processes.test_one_window_paths import department_chain
+
+    new = loaded({**FILES, "one_window.bpmn": with_legal_review().encode()})
+    # Given a joint case with both branches open, and one whose join waits for the co-review; both cut to
+    # their frontier as the engine stores them
+    both = Case(parse_definition(FILES), category="catering")
+    waiting = Case(parse_definition(FILES), category="catering")
+    accept(both)
+    accept(waiting)
+    department_chain(waiting, "market_dept")
+    ids = {element: both.task(element).id for element in ("handle", "co_review")}
+    for case in (both, waiting):
+        prune.compact(case.wf)
+        # When each moves to the version with 法制审核
+        assert migrate(case.wf, new, {}).blocked == []
+    # Then the open steps are the same tasks, and each case walks on through the new step to one result
+    assert both.ready() == ["co_review", "handle"] and {k: both.task(k).id for k in ids} == ids
+    both.complete("co_review", outcome="agree", opinion="同意")
+    both.complete("handle", outcome="submit", opinion="材料齐全")
+    both.complete("review", outcome="pass", opinion="同意")
+    assert both.ready() == ["legal_review"]
+    both.complete("legal_review", opinion="合法合规")
+    both.complete("approve", outcome="approved", opinion="准予许可")
+    assert both.ready() == ["issue_result"]
+    assert waiting.ready() == ["co_review"]
+    waiting.complete("co_review", outcome="agree", opinion="同意")
+    assert waiting.ready() == ["issue_result"]
