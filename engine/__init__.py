@@ -35,7 +35,7 @@ def init_app(app) -> None:
     app.session_interface = web.CookieSessions()
     # Pages link to features only when those are installed (the shell must not import them).
     app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions,
-                                   "may_design": policy.may_design})
+                                   "may_design": policy.may_design, "may_migrate": policy.may_migrate})
     app.register_blueprint(api.bp)
     app.register_blueprint(diagram_api.bp)
     app.register_blueprint(pages.bp)

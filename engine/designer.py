@@ -12,11 +12,11 @@ from pathlib import Path, PurePosixPath
 
 from flask import Blueprint, current_app, redirect, render_template, request, send_from_directory, url_for
 
-from engine import definitions, diagram
-from engine.access import DESIGNER, PUBLIC, guard
+from engine import definitions, diagram, migration
+from engine.access import DESIGNER, MIGRATOR, PUBLIC, guard
 from engine.errors import DefinitionInvalid, Invalid, Problem
 from engine.inputs import accepts_uploads
-from engine.web import current_actor, reading, unit_of_work
+from engine.web import current_actor, database, reading, unit_of_work
 
 bp = Blueprint("designer", __name__, template_folder="templates")
 STATIC = Path(__file__).parent / "static"
@@ -53,11 +53,29 @@ def definitions_page():
 @bp.get("/designer/processes/<process_id>/versions/<int:version>")
 @guard(DESIGNER)
 def version_page(process_id: str, version: int):
+    return _version(process_id, version)
+
+
+@bp.post("/designer/processes/<process_id>/versions/<int:version>/migrate")
+@guard(MIGRATOR)
+def migrate_page(process_id: str, version: int):
+    """Administrators: move the running cases of the process to this version (a dry run first)."""
+    lines = [line for line in request.form.get("map", "").splitlines() if line.strip()]
+    dry_run = request.form.get("dry_run") == "1"
+    try:
+        report = migration.migrate_process(database(), process_id, version, migration.parse_map(lines),
+                                           current_actor(), dry_run=dry_run)
+    except Invalid as exc:
+        return _version(process_id, version, problems=exc.problems, entered=request.form), exc.status
+    return _version(process_id, version, report=report, entered=request.form)
+
+
+def _version(process_id: str, version: int, **extra):
     with reading() as s:
         view = diagram.version_view(s, process_id, version)
         versions = next((p["versions"] for p in diagram.processes(s) if p["process_id"] == process_id), [])
     return render_template("designer/version.html", view=view, versions=versions,
-                           deployed=request.args.get("deployed"))
+                           deployed=request.args.get("deployed"), **extra)
 
 
 @bp.route("/designer/deploy", methods=["GET", "POST"])

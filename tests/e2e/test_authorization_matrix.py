@@ -86,6 +86,8 @@ TABLE: dict[tuple[str, str], tuple] = {
     ("designer.version_page", "GET"): (R(args=VERSION_1), L, L, 403, 403, 403, 403, 403, 200, 403),
     ("designer.deploy_page", "GET"): (R(), L, L, 403, 403, 403, 403, 403, 200, 403),
     ("designer.deploy_page", "POST"): (R(form={}), L, L, 403, 403, 403, 403, 403, 422, 403),
+    ("designer.migrate_page", "POST"): (R(args=VERSION_1, form={"dry_run": "1"}), L, L, 403, 403, 403, 403, 403,
+                                        200, 403),
     ("designer.asset", "GET"): (R(args={"filename": "designer/diagram.js"}), 200, 200, 200, 200, 200, 200, 200,
                                 200, 200),
     # --- the shell's pages

@@ -60,3 +60,31 @@ def test_a_cases_diagram_data_marks_where_it_is_and_where_it_went(sqlite_app):
     assert markers["current"] == ["intake"] and markers["done"] == {"start": 1}
     assert markers["overdue"] == [] and data["version"] == 1
     assert (ROOT / "bpmn/processes/one_window.bpmn").read_text(encoding="utf-8") == data["diagrams"][0]["xml"]
+
+
+def test_an_administrator_migrates_from_the_version_page_after_a_dry_run(sqlite_app):
+    from tests.e2e.versions import deploy_text
+
+    deploy_reference(sqlite_app)
+    window = Api(sqlite_app, "window1")
+    started = window.post("/api/cases", json={"process_id": "one_window", "data": {"category": "food"}})
+    no = started.get_json()["case_no"]
+    assert deploy_text(sqlite_app, with_legal_review()) == 2
+    admin = Browser(sqlite_app)
+    admin.login("admin")
+    page = "/designer/processes/one_window/versions/2"
+    assert "迁移办理中的案件到 v2" in admin.get(page).get_data(as_text=True)
+    # When the administrator runs it as a dry run, the case would move and stays on v1
+    dry = admin.post(f"{page}/migrate", data={"map": "", "dry_run": "1"}).get_data(as_text=True)
+    assert f'data-case="{no}" data-outcome="would migrate"' in dry
+    assert Api(sqlite_app, "admin").get(f"/api/cases/{no}").get_json()["version"] == 1
+    # and a map naming what does not exist is refused naming it
+    wrong = admin.post(f"{page}/migrate", data={"map": "intake=nowhere", "dry_run": "1"})
+    assert wrong.status_code == 422 and "no element &#39;nowhere&#39;" in wrong.get_data(as_text=True)
+    # When it runs for real, the case is on v2
+    done = admin.post(f"{page}/migrate", data={"map": ""}).get_data(as_text=True)
+    assert f'data-case="{no}" data-outcome="migrated"' in done
+    assert Api(sqlite_app, "admin").get(f"/api/cases/{no}").get_json()["version"] == 2
+    # A designer sees the version but not the form
+    designer_view = designer(sqlite_app).get(page).get_data(as_text=True)
+    assert "legal_review" in designer_view and "迁移办理中的案件" not in designer_view
