@@ -185,7 +185,10 @@ def migrate_case(uow: UnitOfWork, case_id: int, target_id: int, mapping: dict[st
     batch.add(CASE_MIGRATED, actor=actor.username, data={
         "from_version": result.from_version, "to_version": target.version, "map": mapping,
         **migration.describe(found), "waits": waits,  # still waiting, at a renamed element
-        "groups": {row.id: values.get("group", row.group) for row, values in updates}})
+        "groups": {row.id: values.get("group", row.group) for row, values in updates},
+        # the step limits the open steps have in the new version (a step that had none may have one now)
+        "step_limits": {tid: v.properties["dueWorkingDays"] for tid, v in views.items()
+                        if tid in open_rows and v.properties.get("dueWorkingDays")}})
     set_committed_value(case, "definition", target)
     cases.save_step(uow, case, wf, StepResult(), actor, batch, open_rows=open_rows, task_updates=updates,
                     case_values={"definition_id": target.id})

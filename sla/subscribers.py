@@ -124,8 +124,13 @@ def on_task_created(uow: UnitOfWork, event: DomainEvent) -> None:
         budget = None
     if budget is None or event.task_id is None or clocks.step_clock(uow, event.case_id, event.task_id):
         return
+    _start_step_clock(uow, event, event.task_id, event.element_id, group, budget, case_clock)
+
+
+def _start_step_clock(uow: UnitOfWork, event: DomainEvent, task_id: str, element_id: str | None,
+                      group: str | None, budget: int, case_clock: Clock) -> None:
     day = clocks.office_day(event.at)
-    clock = Clock(case_id=event.case_id, step=event.task_id, element_id=event.element_id, group=group,
+    clock = Clock(case_id=event.case_id, step=task_id, element_id=element_id, group=group,
                   service_code=case_clock.service_code, budget=budget, state="not_started", paused_by=[],
                   level="green")
     uow.session.add(clock)
@@ -134,7 +139,7 @@ def on_task_created(uow: UnitOfWork, event: DomainEvent) -> None:
     # A step already finished when its creation is handled (the workers lag behind the desk: the
     # intake step, yellow from its first day, is often done within seconds) warns nobody: its end
     # event stops the clock next, and a warning about a finished step is a false alarm.
-    finished = uow.session.scalar(select(Task.state).where(Task.id == event.task_id)) not in ("open", "claimed")
+    finished = uow.session.scalar(select(Task.state).where(Task.id == task_id)) not in ("open", "claimed")
     clocks.send_after_commit(uow, clocks.apply(uow, [clock], day, alerts=not finished))
 
 
@@ -153,12 +158,15 @@ def on_case_migrated(uow: UnitOfWork, event: DomainEvent) -> None:
     """A case moved to another version of its process: its step clocks (keyed by task id, which does
     not change) take the new element and department, a pause held by a wait that still waits under
     another id is held by its new id (a wait that ended resumes by its own ``case_resumed``). The
-    ledgers stay as they are: the time already counted was counted."""
+    ledgers stay as they are: the time already counted was counted. An open step the new version
+    gives a limit it had none of starts its clock on the migration's day."""
     moved = {m["task_id"]: m["to"] for m in event.data.get("moves") or []}
     groups = dict(event.data.get("groups") or {})
     renamed = dict(event.data.get("waits") or {})
     stmt = select(Clock).where(Clock.case_id == event.case_id).order_by(Clock.id)
+    timed = set()
     for clock in uow.session.scalars(stmt.with_for_update() if uow.is_postgres else stmt):
+        timed.add(clock.step)
         if clock.step in moved:
             clock.element_id = moved[clock.step]
             clock.group = groups.get(clock.step) or clock.group
@@ -167,6 +175,11 @@ def on_case_migrated(uow: UnitOfWork, event: DomainEvent) -> None:
         if renamed_holders != holders:
             clock.paused_by = renamed_holders
     uow.session.flush()
+    # an open step the new version limits that had no limit starts its clock now (the migration's day)
+    for task_id, raw in (event.data.get("step_limits") or {}).items():
+        if task_id not in timed and task_id in moved and str(raw).strip().isdigit() and int(raw) > 0:
+            _start_step_clock(uow, event, task_id, moved[task_id], groups.get(task_id), int(raw),
+                              clocks.case_clock(uow, event.case_id))
 
 
 def register() -> None:

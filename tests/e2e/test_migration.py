@@ -64,6 +64,7 @@ def case_view(app, no: str) -> dict:
 
 
 def case_clock(app, no: str) -> dict:
+    broker.drain()  # the clocks follow the case's events after the commit
     return Api(app, "admin").get(f"/api/cases/{no}/clock").get_json()["case_clock"]
 
 
@@ -191,6 +192,10 @@ def test_a_map_names_the_counterpart_and_the_case_walks_on_from_there(sqlite_app
         assert [t["element_id"] for t in view["open_tasks"]] == ["handle"]
         assert rows(sqlite_app)["waits"] == []
         assert case_clock(sqlite_app, asked)["state"] == "running"
+        # and 承办's step limit, which the wait had none of, starts its clock on the migration's day
+        steps = Api(sqlite_app, "admin").get(f"/api/cases/{asked}/clock").get_json()["steps"]
+        assert [(c["element_id"], c["state"]) for c in steps] == [("intake", "stopped"), ("handle", "stopped"),
+                                                                  ("handle", "running")]
         # and it walks on from there
         complete_open(sqlite_app, asked, "handle", {"outcome": "submit", "opinion": "材料已补齐"})
         assert [t["element_id"] for t in case_view(sqlite_app, asked)["open_tasks"]] == ["review"]
