@@ -32,6 +32,7 @@ def init_app(app) -> None:
     headers.init_app(app)
     app.extensions.setdefault("engine.sign_in_limits", throttle.Limits())
     scheduler.on_tick("engine.sign_in_counters", _prune_sign_in_counters)
+    scheduler.on_tick("engine.applicant_sessions", _prune_applicant_sessions)
     app.session_interface = web.CookieSessions()
     # Pages link to features only when those are installed (the shell must not import them).
     app.context_processor(lambda: {"has_endpoint": lambda endpoint: endpoint in app.view_functions,
@@ -49,3 +50,10 @@ def _prune_sign_in_counters(db, now) -> dict:
 
     with db.unit_of_work() as uow:
         return {"forgotten": throttle.prune(uow.session, now, throttle.Limits())}
+
+
+def _prune_applicant_sessions(db, now) -> dict:
+    from engine import applicants
+
+    with db.unit_of_work() as uow:
+        return {"ended": applicants.prune(uow.session, now)}

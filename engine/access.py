@@ -22,34 +22,62 @@ from typing import Any
 from flask import Flask, current_app, redirect, request, url_for
 
 from engine import involvement, policy
-from engine.errors import Forbidden, NotFound
+from engine.errors import Forbidden, NotFound, Unauthorized
 from engine.identity import Actor
-from engine.web import current_actor, optional_actor, reading, record_refusal, wants_json
+from engine.web import (
+    current_actor,
+    current_applicant,
+    optional_actor,
+    optional_applicant,
+    reading,
+    record_refusal,
+    wants_json,
+)
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Rule:
-    """A named access rule: whether it needs a signed-in user, and what it checks then."""
+    """A named access rule: whether it needs someone signed in, and what it checks then.
+
+    A staff rule (the default) needs a staff user (:class:`Actor`); an ``applicant`` rule needs an
+    applicant signed in through the identity service (:class:`OnlineApplicant`), and its checks get
+    that applicant. Neither kind of principal ever passes the other kind's rules.
+    """
 
     name: str
     signed_in: bool = True
-    checks: tuple[Callable[[Actor | None, dict[str, Any]], None], ...] = ()
+    checks: tuple[Callable[[Any, dict[str, Any]], None], ...] = ()
+    applicant: bool = False
 
     def enforce(self, view_args: dict[str, Any]):
         if not self.signed_in:
             for check in self.checks:
                 check(None, view_args)
             return None
-        actor = optional_actor()
-        if actor is None:
+        principal = optional_applicant() if self.applicant else optional_actor()
+        if principal is None:
             if wants_json():
+                if self.applicant:
+                    current_applicant()  # raises Unauthorized
                 current_actor()  # raises Unauthorized with how to sign in
-            return redirect(url_for("shell.login", next=request.path))
+            return redirect(url_for(self._sign_in_endpoint(), next=request.path))
         for check in self.checks:
-            check(actor, view_args)
+            check(principal, view_args)
         return None
+
+    def _sign_in_endpoint(self) -> str:
+        if not self.applicant:
+            return "shell.login"
+        endpoint = current_app.extensions.get(APPLICANT_SIGN_IN)
+        if endpoint is None:  # no identity service configured: nobody can sign in as an applicant
+            raise Unauthorized("applicants cannot sign in here: no identity service (ONEWINDOW_OIDC_ISSUER) is set")
+        return endpoint
+
+
+# The endpoint of the applicants' sign-in page, registered by the package that holds it (intake).
+APPLICANT_SIGN_IN = "engine.applicant_sign_in"
 
 
 def _administrator(actor: Actor | None, _args: dict[str, Any]) -> None:
@@ -114,13 +142,17 @@ FRONT_DESK = Rule("front desk", checks=(_front_desk,))
 CASE = Rule("reads the case", checks=(_reads_case,))
 FRONT_DESK_CASE = Rule("front desk, reads the case", checks=(_reads_case, _front_desk))
 TASK = Rule("reads the task's case", checks=(_reads_task,))
+# An applicant signed in through the identity service; the service shows them only what they own
+# (engine.policy.applicant_owns). Rules on one applicant's case, file or certificate are declared by
+# the package that knows who holds it (intake), with ``applicant=True`` and a check asking that rule.
+APPLICANT = Rule("signed-in applicant", applicant=True)
 # Decided by the service from the process definition: its starters (POST /api/cases) and the
 # message's deliverableBy (which answers 404 to those who may not read the case).
 STARTS_CASE = Rule("process starters")
 DELIVERS_MESSAGE = Rule("message senders")
 
 RULES = (PUBLIC, METRICS, SIGNED_IN, ADMIN, DESIGNER, MIGRATOR, FRONT_DESK, CASE, FRONT_DESK_CASE, TASK,
-         STARTS_CASE, DELIVERS_MESSAGE)
+         STARTS_CASE, DELIVERS_MESSAGE, APPLICANT)
 
 
 def guard(rule: Rule) -> Callable:

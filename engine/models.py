@@ -351,3 +351,26 @@ class Opinion(Base):
     signer_group: Mapped[str] = mapped_column(String(64))  # the group the step belonged to
     signer_role: Mapped[str] = mapped_column(String(16))  # member | supervisor | administrator | other
     signed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApplicantSession(Base):
+    """A signed-in applicant's page session (统一身份认证): whom the identity service vouched for.
+
+    Applicants are no users: they hold no password, group or role here, and this row is all the
+    office keeps of their sign-in. The cookie carries only the token, whose digest finds the row.
+    """
+
+    __tablename__ = "applicant_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    issuer: Mapped[str] = mapped_column(String(256))
+    subject: Mapped[str] = mapped_column(String(256))  # the identity service's `sub`
+    id_number: Mapped[str] = mapped_column(String(18))  # the person's, checked (GB 11643)
+    name: Mapped[str] = mapped_column(String(128))
+    phone: Mapped[str] = mapped_column(String(32), default="")
+    # [{code, name, role}]: the organisations the identity service vouches the person acts for
+    organizations: Mapped[list[dict[str, str]]] = mapped_column(JSONType, default=list)
+    acting_for: Mapped[str | None] = mapped_column(String(18))  # one of those codes, or None: themselves
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -9,7 +9,16 @@ from flask import Blueprint, redirect, render_template, request, session, url_fo
 from engine import audit, flags, office, policy
 from engine.access import ADMIN, PUBLIC, guard
 from engine.errors import Invalid, OneWindowError, Problem, TooManyRequests, Unauthorized
-from engine.web import current_actor, optional_actor, reading, sign_in, sign_out, unit_of_work
+from engine.web import (
+    APPLICANT_TOKEN,
+    current_actor,
+    end_page_session,
+    optional_actor,
+    reading,
+    sign_in,
+    sign_out,
+    unit_of_work,
+)
 
 bp = Blueprint("shell", __name__, template_folder="templates")
 
@@ -50,6 +59,8 @@ def login():
     if request.method == "POST":
         try:
             token = sign_in(request.form.get("username", ""), request.form.get("password", ""))
+            if session.get(APPLICANT_TOKEN):  # an applicant signed in on this browser is signed out
+                end_page_session("a staff sign-in in the same browser")
             session.clear()  # nothing of the anonymous session (its CSRF token) carries over
             session["token"] = token
             return redirect(url_for("shell.home"))

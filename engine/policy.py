@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # identity validates role names against ROLES below
+    from engine.applicants import OnlineApplicant
     from engine.identity import Actor
 
 FRONT_DESK = "front_desk"  # the group of the unified window (综合窗口)
@@ -28,6 +29,9 @@ DESIGNER = "designer"  # process designers: lint, deploy and read the deployed d
 ROLES = (INTEGRATION, OFFICE_SUPERVISOR, DESIGNER)
 # The system itself (timers, the applicant's rating starting a follow-up): held by no user.
 SYSTEM_ROLE = "system"
+# An applicant signed in through the identity service (统一身份认证, engine.applicants): held by no user
+# either. An applicant is never an Actor, so no rule above (staff, system) ever lets one through.
+APPLICANT = "applicant"
 
 # Process properties naming who may start a case; Camunda 7 writes the first as an attribute.
 STARTER_PROPERTIES = ("candidateStarterGroups", "startableBy")
@@ -116,6 +120,16 @@ def may_see_personal(actor: Actor | None, case: CaseFacts) -> bool:
     if actor is None:
         return False
     return actor.is_admin or _handles(actor, case)
+
+
+# --- applicants (统一身份认证) ---------------------------------------------------------------------
+
+
+def applicant_owns(applicant: OnlineApplicant | None, holder: str | None) -> bool:
+    """A case, file or certificate is the applicant's when it is held under the number they act under
+    now: their own citizen ID number, or the credit code of the organisation they act for (一号申请).
+    Whatever is not theirs is answered 404, as for staff not involved in a case."""
+    return applicant is not None and bool(holder) and holder == applicant.key
 
 
 def starters(process_properties: Mapping[str, str] | None) -> frozenset[str]:

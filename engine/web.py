@@ -16,13 +16,16 @@ from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from engine import audit, clock, identity, throttle
+from engine import applicants, audit, clock, identity, throttle
+from engine.applicants import OnlineApplicant
 from engine.csrf import UNSAFE_METHODS
 from engine.db import Database, UnitOfWork
 from engine.errors import Conflict, Forbidden, Invalid, OneWindowError, Problem, TooManyRequests, Unauthorized
 from engine.identity import Actor, cached_actor_for_token
 
 log = logging.getLogger(__name__)
+APPLICANT_SIGNED_IN = "applicant_signed_in"
+APPLICANT_SIGNED_OUT = "applicant_signed_out"
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -82,28 +85,47 @@ def bearer_token() -> str | None:
     return (header[7:].strip() or None) if header[:7].lower() == "bearer " else None
 
 
-def _session_token() -> str | None:
-    """The token of the page session, unless the session has been idle too long (then it is revoked).
+STAFF_TOKEN = "token"  # the page session's keys: a staff user's bearer token ...
+APPLICANT_TOKEN = "applicant"  # ... or a signed-in applicant's session token (engine.applicants)
+
+
+def _session_value(key: str) -> str | None:
+    """The page session's token under ``key``, unless the session has been idle too long (then it is
+    ended: whatever it held is revoked).
 
     A state-changing API call never signs in with the cookie: that needs the bearer header, which
     is why the API needs no CSRF token (engine/csrf.py).
     """
     if request.path.startswith("/api/") and request.method in UNSAFE_METHODS:
         return None
-    token = session.get("token")
+    token = session.get(key)
     if not token:
         return None
     now = clock.now().timestamp()
     idle = current_app.config["ONEWINDOW"].session_idle_minutes * 60
     seen = session.get("seen", now)
     if now - seen > idle:
-        sign_out(token, None, f"page session idle for more than {idle // 60} minutes")
-        session.clear()
+        end_page_session(f"page session idle for more than {idle // 60} minutes")
         session["timed_out"] = True
         return None
     if now - seen >= 60 or "seen" not in session:  # a new cookie at most once a minute
         session["seen"] = int(now)
     return token
+
+
+def _session_token() -> str | None:
+    return _session_value(STAFF_TOKEN)
+
+
+def end_page_session(why: str) -> None:
+    """Revoke whatever the page session holds (a staff token, an applicant's session) and clear it:
+    on signing out, on an idle time-out, and before a new sign-in in the same browser."""
+    token, applicant_token = session.get(STAFF_TOKEN), session.get(APPLICANT_TOKEN)
+    if token:
+        sign_out(token, g.get("actor"), why)
+    if applicant_token:
+        sign_out_applicant(applicant_token, why)
+    session.clear()
 
 
 def _load_actor() -> Actor | None:
@@ -167,6 +189,47 @@ def sign_out(token: str, actor: Actor | None, why: str) -> None:
                              detail=why)
 
 
+def optional_applicant() -> OnlineApplicant | None:
+    """The applicant signed in on this page session (统一身份认证), if any; never a staff user."""
+    if "applicant" not in g:
+        token = _session_value(APPLICANT_TOKEN)
+        g.applicant = None
+        if token:
+            with reading() as s:
+                g.applicant = applicants.applicant_for_token(s, token, clock.now())
+    return g.applicant
+
+
+def current_applicant() -> OnlineApplicant:
+    found = optional_applicant()
+    if found is None:
+        raise Unauthorized("请先通过统一身份认证登录 / sign in through the identity service first")
+    return found
+
+
+def sign_in_applicant(applicant: OnlineApplicant) -> None:
+    """Start a page session for an applicant the identity service vouched for (whatever the browser's
+    session held before is ended first: nothing of it carries over, its CSRF token neither)."""
+    end_page_session("another sign-in in the same browser")
+    with unit_of_work() as uow:
+        token = applicants.open_session(uow.session, applicant, clock.now())
+        audit.security_event(uow.session, APPLICANT_SIGNED_IN, username=applicant.audit_name,
+                             display_name=applicant.name, client=client_address(),
+                             detail=f"signed in through {applicant.issuer}")
+    session[APPLICANT_TOKEN] = token
+    g.applicant = applicant
+
+
+def sign_out_applicant(token: str, why: str) -> None:
+    """End an applicant's session and record it in the audit log."""
+    with unit_of_work() as uow:
+        who = applicants.applicant_for_token(uow.session, token, clock.now())
+        applicants.close_session(uow.session, token)
+        if who is not None:
+            audit.security_event(uow.session, APPLICANT_SIGNED_OUT, username=who.audit_name,
+                                 display_name=who.name, client=client_address(), detail=why)
+
+
 def json_body(required: bool = True) -> dict[str, Any]:
     data = request.get_json(silent=True)
     if data is None:
@@ -207,9 +270,12 @@ def record_refusal(why: str, case_no: str | None = None) -> None:
     the request's own work is refused and rolled back. Every 403 comes here; so does a case the
     policy hides from someone not involved in it (answered 404)."""
     actor: Actor | None = g.get("actor")
+    applicant: OnlineApplicant | None = g.get("applicant")
+    username, display_name = ((actor.username, actor.display_name) if actor else
+                              (applicant.audit_name, applicant.name) if applicant else (None, ""))
     audit.security_event_now(
-        database(), audit.PERMISSION_REFUSED, username=actor.username if actor else None,
-        display_name=actor.display_name if actor else "", client=client_address(), case_no=case_no,
+        database(), audit.PERMISSION_REFUSED, username=username, display_name=display_name,
+        client=client_address(), case_no=case_no,
         detail=f"{request.method} {request.path}: {why}")
 
 

@@ -3,15 +3,21 @@
 
 def init_app(app) -> None:
     from engine import cases, scheduler
-    from intake import acceptance, api, demo, pages, public_pages
+    from engine.access import APPLICANT_SIGN_IN
+    from intake import acceptance, api, demo, oidc, online_pages, pages, public_pages
     from intake.cli import catalog_cli, load_configured, materials_cli
+    from intake.dev_idp import dev_idp_command
     from intake.ratelimit import RateLimiter, SharedRateLimiter
 
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(public_pages.bp)
+    app.register_blueprint(online_pages.bp)
+    oidc.init_app(app)
+    app.extensions[APPLICANT_SIGN_IN] = "online.sign_in"
     app.cli.add_command(catalog_cli)
     app.cli.add_command(materials_cli)
+    app.cli.add_command(dev_idp_command)
     redis_url = app.config["ONEWINDOW"].redis_url
     app.extensions.setdefault("intake.rate_limiter", SharedRateLimiter(redis_url, limit=30, seconds=60)
                               if redis_url else RateLimiter(limit=30, seconds=60))

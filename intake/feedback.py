@@ -58,12 +58,29 @@ def grade_code(value: Any) -> str:
 
 
 def rate(uow: UnitOfWork, case_no: str, id_tail: str | None, grade: Any, comment: Any) -> dict[str, Any]:
-    """Record the applicant's rating of a closed case; a bad one opens a follow-up case."""
+    """Record the rating of a closed case by whoever holds its number and the key's last four
+    characters; a bad one opens a follow-up case."""
+    code, text = _checked(grade, comment)
+    application, _case = find(uow.session, case_no, id_tail)
+    return _record(uow, application, code, text, "applicant")
+
+
+def rate_own(uow: UnitOfWork, application: Application, grade: Any, comment: Any, by: str) -> dict[str, Any]:
+    """Record the rating of a closed case by its signed-in applicant (``by``: how the history names
+    them); the caller has made sure the case is theirs. Same rules: once, and only once closed."""
+    code, text = _checked(grade, comment)
+    return _record(uow, application, code, text, by)
+
+
+def _checked(grade: Any, comment: Any) -> tuple[str, str | None]:
     code = grade_code(grade)
     if comment is not None and not isinstance(comment, str):
         raise Invalid("comment must be text", [Problem("text expected", field="comment")])
-    text = (comment or "").strip()[:COMMENT_MAX] or None
-    application, case = find(uow.session, case_no, id_tail)
+    return code, (comment or "").strip()[:COMMENT_MAX] or None
+
+
+def _record(uow: UnitOfWork, application: Application, code: str, text: str | None, by: str) -> dict[str, Any]:
+    case_no = application.case_no
     case = cases.open_case(uow, case_no).case  # lock: one rating per case, even when two arrive
     if case.status != "completed":
         raise Conflict("办结后方可评价 / a case can be rated once it is closed")
@@ -80,7 +97,7 @@ def rate(uow: UnitOfWork, case_no: str, id_tail: str | None, grade: Any, comment
             "comment": text or "",
         }, SYSTEM, service_code=application.service_code, subject=f"差评回访 {case_no}")  # the system starts it
         rating.followup_case_no = followup.case_no
-    events.record(uow, case.id, "rated", actor="applicant",
+    events.record(uow, case.id, "rated", actor=by,
                   data={"grade": code, "label": label, "bad": bad, "followup_case_no": rating.followup_case_no})
     uow.session.flush()
     return {"case_no": case_no, "grade": code, "label": label, "bad": bad,

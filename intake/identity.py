@@ -301,3 +301,8 @@ def check_credit_code(value: str, *, field: str = "id_number") -> str:
 def normalize_phone(value: str, *, field: str = "phone") -> str:
     """A mobile as 11 digits, a landline as ``area-local`` (``转ext`` appended). Raises Invalid."""
     return _raise_if_wrong(_phone(value), field)
+
+
+def check_name(value: str, kind: str = ApplicantKind.PERSON, *, field: str = "name") -> str:
+    """The name trimmed, its whitespace collapsed; ``kind`` sets the limits. Raises Invalid naming ``field``."""
+    return _raise_if_wrong(_name(value, ApplicantKind(kind)), field)

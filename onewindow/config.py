@@ -34,6 +34,13 @@
 | ONEWINDOW_LOG_FORMAT | text | json: one JSON object a line (personal data masked either way) |
 | ONEWINDOW_SESSION_IDLE_MINUTES | 30 | a page session idle this long is signed out (等保 session time-out) |
 | ONEWINDOW_MAX_JSON_BYTES | 1048576 | the largest body of a request that is not an upload (413 past it) |
+| ONEWINDOW_OIDC_ISSUER | (unset: applicants cannot sign in) | the identity service (统一身份认证); discovery under it |
+| ONEWINDOW_OIDC_CLIENT_ID / _CLIENT_SECRET | (unset) | this office's registration with the identity service |
+| ONEWINDOW_OIDC_SCOPE | openid profile phone | the scopes asked for (a service may want its own for the ID) |
+| ONEWINDOW_OIDC_ID_CLAIM | id_number | the ID token's claim holding the citizen ID number (GB 11643) |
+| ONEWINDOW_OIDC_NAME_CLAIM / _PHONE_CLAIM | name / phone_number | the claims holding the name and the phone |
+| ONEWINDOW_OIDC_ORG_CLAIM | organizations | the claim naming the organisations (credit codes) the person may act for |
+| ONEWINDOW_OIDC_TIMEOUT_SECONDS | 10 | longest a call to the identity service may take |
 """
 
 from __future__ import annotations
@@ -88,6 +95,15 @@ class Settings:
     log_format: str = "text"
     session_idle_minutes: int = 30
     max_json_bytes: int = 1024 * 1024
+    oidc_issuer: str | None = None
+    oidc_client_id: str | None = None
+    oidc_client_secret: str | None = None
+    oidc_scope: str = "openid profile phone"
+    oidc_id_claim: str = "id_number"
+    oidc_name_claim: str = "name"
+    oidc_phone_claim: str = "phone_number"
+    oidc_org_claim: str = "organizations"
+    oidc_timeout_seconds: int = 10
 
     def __post_init__(self) -> None:
         if not self.database_url:
