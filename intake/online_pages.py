@@ -108,8 +108,13 @@ def cases():
     """My cases: every application held under the number the applicant acts under."""
     applicant = current_applicant()
     with reading() as s:
-        rows = [my_cases.summary(s, a) for a in my_cases.applications_of(s, applicant.key)]
-    return render_template("intake/applicant/cases.html", applicant=applicant, rows=rows)
+        found = my_cases.applications_of(s, applicant.key)
+        rows = [my_cases.summary(s, a) for a in found]
+    # an organisation the identity service named by its code alone is named as the window registered it
+    holder = applicant.acting_name
+    if holder == applicant.key and found:
+        holder = f"{found[0].applicant.name}（{applicant.key}）"
+    return render_template("intake/applicant/cases.html", applicant=applicant, rows=rows, holder=holder)
 
 
 @bp.get("/cases/<case_no>")

@@ -75,7 +75,7 @@ def test_an_agent_signed_in_for_one_organisation_acts_for_it_directly(app):
     # Given 赵敏, signed in by the identity service for one organisation (its code as a plain claim)
     client = app.test_client()
     r = through_dev_idp(client, "zhao")
-    # Then she acts for it at once (the claim gives the code alone, which names it)
+    # Then she acts for it at once (the claim gives the code alone, which names it: it has no case yet)
     assert r.headers["Location"].endswith("/online/cases")
     page = client.get("/online/cases").get_data(as_text=True)
     assert "91350100M000100Y43 名下的全部办件" in page and "赵敏 代办" in page

@@ -66,6 +66,12 @@ def test_the_list_holds_every_case_under_the_number_acted_under(office):
     # Then each sees what is held under their number, newest first, and nothing else
     assert cases_on(org_page) == [second, first] and cases_on(person_page) == [own]
     assert "承诺办结" in org_page and "窗口申请" in org_page
+    assert "示范餐饮管理有限公司 名下" in org_page and "王小明 名下" in person_page
+    # And an organisation the identity service named by its code alone is named as the window registered it
+    code_only = OnlineApplicant("idp", "agent", "110105198503150027", "赵敏", "", (Organization(ORG_ID, ORG_ID),),
+                                ORG_ID)
+    page = signed_in(office, code_only).get("/online/cases").get_data(as_text=True)
+    assert f"示范餐饮管理有限公司（{ORG_ID}） 名下" in page
 
 
 def test_a_correction_shows_what_the_office_asks_with_its_notice(office):
