@@ -153,3 +153,40 @@ def test_an_approved_case_shows_its_decision_and_due_date_on_the_timeline(office
     assert 'data-notice="decision"' in page
     r = browser.get(f"/online/cases/{case_no}/notices/decision.pdf")
     assert r.status_code == 200 and "准予行政许可决定书" in pdf_text(r.get_data())
+
+
+def applicant_sessions(app) -> int:
+    from sqlalchemy import func, select
+
+    from engine.models import ApplicantSession
+
+    with app.extensions["onewindow.db"].read() as s:
+        return s.scalar(select(func.count()).select_from(ApplicantSession))
+
+
+def test_applicant_sessions_follow_the_staffs_rules(office):
+    from datetime import timedelta
+
+    # Given an applicant signed in, with a closed case to rate
+    case_no = apply(office, FOOD, materials=all_food_materials())["case_no"]
+    decide(office, case_no, {"decision": "reject", "reason": "不属于本机关职权范围"})
+    browser = signed_in(office, REPRESENTATIVE)
+    assert browser.get(f"/online/cases/{case_no}").status_code == 200
+    # When a form is posted without the page's CSRF token, or from another site
+    bare = browser.client.post(f"/online/cases/{case_no}/rating", data={"grade": "satisfied"})
+    elsewhere = browser.post(f"/online/cases/{case_no}/rating", data={"grade": "satisfied"},
+                             headers={"Origin": "http://evil.example"})
+    # Then nothing is rated
+    assert bare.status_code == 400 and elsewhere.status_code == 403
+    assert 'id="rating"' in browser.get(f"/online/cases/{case_no}").get_data(as_text=True)
+    # When the session is left idle past the staff's time-out
+    travel(MONDAY + timedelta(minutes=31))
+    r = browser.get("/online/cases")
+    # Then it has ended on the server: the next page asks to sign in again, and says why
+    assert r.status_code == 302 and "/online/sign-in" in r.headers["Location"]
+    assert applicant_sessions(office) == 0
+    # And a staff sign-in in the same browser ends an applicant's session too
+    other = signed_in(office, PERSON)
+    assert applicant_sessions(office) == 1
+    other.login("window1")
+    assert applicant_sessions(office) == 0 and other.get("/online/cases").status_code == 302
