@@ -25,6 +25,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, jsonify, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
 from joserfc.jwk import KeySet, RSAKey
 
 CODE_SECONDS = 300
@@ -212,6 +213,11 @@ def create_provider(issuer: str, clients: list[DevClient], identities: tuple[Ide
     server.state = state  # type: ignore[attr-defined]
     server.register_grant(_CodeGrant, [_OpenIDCode(state), CodeChallenge(required=True)])
     app.extensions["dev_idp.state"] = state
+    csrf = CSRFProtect(app)  # its sign-in form: another site cannot sign a visitor in through it
+
+    @app.errorhandler(CSRFError)
+    def _stale(exc: CSRFError):
+        return render_template("dev_idp/error.html", error=f"the sign-in form is stale: {exc.description}"), 400
 
     @app.get("/.well-known/openid-configuration")
     def discovery():
@@ -239,12 +245,13 @@ def create_provider(issuer: str, clients: list[DevClient], identities: tuple[Ide
         except OAuth2Error as exc:
             return render_template("dev_idp/error.html", error=f"{exc.error}: {exc.description}"), 400
         if chosen is None:
-            carried = {k: v for k, v in params.items() if k != "identity"}
+            carried = {k: v for k, v in params.items() if k not in ("identity", "csrf_token")}
             return render_template("dev_idp/sign_in.html", identities=identities, params=carried,
                                    client=grant.client.get_client_id())
         return server.create_authorization_response(grant_user=chosen, grant=grant)
 
     @app.post("/token")
+    @csrf.exempt  # called by the client's server with its secret, not by a browser
     def token():
         return server.create_token_response()
 

@@ -149,11 +149,12 @@ def through_dev_idp(client, identity: str, next_path: str | None = None):
 
     r = client.get("/online/sign-in", query_string={"next": next_path} if next_path else None)
     assert r.status_code == 302, r.get_data(as_text=True)
-    page = requests.get(r.headers["Location"], timeout=10)
-    assert page.status_code == 200, page.text
-    form = {name: html.unescape(value) for name, value in HIDDEN.findall(page.text)}
-    authorize = r.headers["Location"].split("?")[0]
-    back = requests.post(authorize, data={**form, "identity": identity}, allow_redirects=False, timeout=10)
+    with requests.Session() as browser:  # the provider's own cookie carries its form's CSRF token
+        page = browser.get(r.headers["Location"], timeout=10)
+        assert page.status_code == 200, page.text
+        form = {name: html.unescape(value) for name, value in HIDDEN.findall(page.text)}
+        authorize = r.headers["Location"].split("?")[0]
+        back = browser.post(authorize, data={**form, "identity": identity}, allow_redirects=False, timeout=10)
     assert back.status_code == 302, back.text
     location = urlsplit(back.headers["Location"])
     return client.get(location.path, query_string=location.query)

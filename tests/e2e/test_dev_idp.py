@@ -100,3 +100,14 @@ def test_it_requires_pkce_and_the_registered_callback(dev_idp):
     # Then both are refused at its door
     assert without.status_code == 400 and "PKCE" in without.text
     assert elsewhere.status_code == 400
+
+
+def test_its_sign_in_form_needs_its_own_csrf_token(app, dev_idp):
+    # Given a sign-in started at the app
+    r = app.test_client().get("/online/sign-in")
+    query = r.headers["Location"].split("?")[1]
+    # When another site posts the identity choice straight to the provider (no form token)
+    forged = requests.post(f"{dev_idp}/authorize?{query}", data={"identity": "wang"}, allow_redirects=False,
+                           timeout=10)
+    # Then nobody is signed in: no code goes back to the app
+    assert forged.status_code == 400 and "Location" not in forged.headers
