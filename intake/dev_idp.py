@@ -206,6 +206,9 @@ def create_provider(issuer: str, clients: list[DevClient], identities: tuple[Ide
     """The provider as a Flask app of its own (serve it with any WSGI server)."""
     app = Flask(__name__, template_folder="templates")
     app.config["SECRET_KEY"] = secrets.token_hex(16)
+    # Cookies are per host, not per port: on 127.0.0.1 beside the app, a cookie named like the app's
+    # "session" would overwrite the app's (and the sign-in state in it)
+    app.config["SESSION_COOKIE_NAME"] = "dev_idp_session"
     state = State(issuer.rstrip("/"), key or RSAKey.generate_key(2048, parameters={"use": "sig", "alg": "RS256"},
                                                                   auto_kid=True),
                   {c.client_id: c for c in clients}, {i.key: i for i in identities})
