@@ -476,6 +476,8 @@ def case_view(session: Session, case: Case, *, with_data: bool = True) -> dict[s
         "updated_at": case.updated_at.isoformat(),
         "ended_at": case.ended_at.isoformat() if case.ended_at else None,
         "waiting_for": sorted(set((case.summary or {}).get("waiting", {}).values())),
+        "due_date": case.due_date.isoformat() if case.due_date else None,  # the case clock's, read by sla
+        "sla_level": case.sla_level,
         "open_tasks": [task_dict(t) for t in tasks if t.state in OPEN_STATES],
         "opinions": [opinions.as_dict(o) for o in opinions.of_case(session, case.id)],
         "history": [

@@ -16,8 +16,10 @@ from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator
 from SpiffWorkflow.dmn.parser.BpmnDmnParser import SCHEMAS as DMN_SCHEMAS
 from SpiffWorkflow.spiff.parser.process import VALIDATOR
 
+from engine import office
 from engine.errors import Problem
 from engine.form_lint import form_problems
+from engine.limit_lint import limit_problems
 from engine.policy import STARTER_PROPERTIES, names
 from engine.spiff import people
 from engine.spiff.dialects import translate
@@ -45,9 +47,14 @@ WORKING_DAY_PROPERTIES = ("dueWorkingDays", "promisedWorkingDays")
 ScriptCheck = Callable[[str, bool], list[str]]
 
 
-def lint(files: dict[str, bytes], process_id: str | None = None) -> list[Problem]:
+def lint(files: dict[str, bytes], process_id: str | None = None, *,
+         warning_working_days: int | None = None) -> list[Problem]:
     """Every problem of the bundle, of every stage at once, warnings among them (``is_warning``);
-    no error means :func:`parse_definition` succeeds."""
+    no error means :func:`parse_definition` succeeds.
+
+    ``warning_working_days``: the yellow threshold of steps that declare none (default: the office's).
+    """
+    office_warning = office.warning_working_days if warning_working_days is None else warning_working_days
     docs, problems = load_documents(files)
     check = _script_checker()
     for doc in docs:
@@ -57,7 +64,7 @@ def lint(files: dict[str, bytes], process_id: str | None = None) -> list[Problem
         problems += ignored_warnings(doc) + service_task_problems(doc)
         if doc.kind == "bpmn":
             problems += people_problems(doc) + default_flow_problems(doc) + property_problems(doc)
-            problems += access_problems(doc)
+            problems += access_problems(doc) + limit_problems(doc, office_warning)
             problems += bpmn_script_problems(doc, check) + form_problems(doc, files)
         else:
             problems += dmn_script_problems(doc, check)

@@ -8,6 +8,9 @@ from zoneinfo import ZoneInfo
 
 zone = ZoneInfo("Asia/Shanghai")
 case_prefix = "OW"
+# The yellow threshold of a step that declares none (``warningWorkingDays``): the SLA package sets it
+# from the office's escalation file; lint holds every step's limit against it.
+warning_working_days = 1
 
 
 def configure(timezone: str, prefix: str = "OW") -> None:
@@ -30,6 +33,11 @@ class WorkingDays(Protocol):
 
 
 working_days: WorkingDays | None = None
+
+
+def set_warning_working_days(days: int) -> None:
+    global warning_working_days
+    warning_working_days = days
 
 
 def set_working_days(provider: WorkingDays) -> None:

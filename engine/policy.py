@@ -195,6 +195,12 @@ def sees_every_alert(actor: Actor) -> bool:
     return actor.is_admin
 
 
+def alert_groups(actor: Actor) -> frozenset[str]:
+    """The groups whose every alert the actor sees beside those addressed to them: a supervisor sees
+    each yellow and red step of the departments they supervise, whoever the chain told."""
+    return actor.supervises
+
+
 def may_acknowledge_alert(actor: Actor, *, addressed_to_actor: bool, group: str | None) -> bool:
     """An alert in one's own inbox, or one raised on a group one supervises (or an admin)."""
     return addressed_to_actor or actor.is_admin or supervises(actor, group)

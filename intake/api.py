@@ -179,5 +179,6 @@ def public_rating(case_no: str):
     body = json_body()
     with unit_of_work() as uow:
         out = feedback.rate(uow, case_no, body.get("id_tail") or request.args.get("id_tail"),
-                            body.get("grade"), body.get("comment"))
+                            body.get("grade"), body.get("comment"),
+                            followup_working_days=current_app.config["ONEWINDOW"].followup_working_days)
     return jsonify(out), 201

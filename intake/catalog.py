@@ -264,10 +264,11 @@ class _Reader:
             "use case_type: immediate for an item done on the spot",
             promised_at,
         )
-        if warning is not None and promised is not None:
+        if warning is not None and promised:
             self.rule(
-                warning > promised,
-                f"warning_working_days ({warning}) exceeds promised_working_days ({promised})",
+                warning >= promised,
+                f"warning_working_days ({warning}) is not below promised_working_days ({promised}): "
+                "every case would be yellow the day it is accepted",
                 path + ("warning_working_days",),
             )
         counted = sum(s.working_days for s in steps if s is not None and s.counted)

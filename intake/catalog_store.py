@@ -15,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from engine import clock
 from engine.errors import Invalid, NotFound, Problem
+from engine.limit_lint import step_limit_total
+from engine.models import ProcessDefinition
 from intake.catalog import ServiceItem, load_catalog_dir, load_catalog_files
 from intake.models import CatalogItem
 
@@ -23,6 +25,7 @@ from intake.models import CatalogItem
 class LoadReport:
     added: list[tuple[str, int]] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def read_paths(paths: Iterable[str | Path]) -> list[ServiceItem]:
@@ -70,7 +73,33 @@ def store(session: Session, items: Iterable[ServiceItem], actor: str | None = No
         ))
         report.added.append((item.code, version))
     session.flush()
+    report.warnings = limit_warnings(session, items)
     return report
+
+
+def limit_warnings(session: Session, items: Iterable[ServiceItem]) -> list[Problem]:
+    """Items whose process's step limits add up to more than the item promises (a 即办件: more than
+    its statutory limit, which governs a case not done on the spot). Warnings: the item loads."""
+    found: list[Problem] = []
+    latest: dict[str, ProcessDefinition | None] = {}
+    for item in items:
+        if item.process not in latest:
+            latest[item.process] = session.scalar(
+                select(ProcessDefinition).where(ProcessDefinition.process_id == item.process)
+                .order_by(ProcessDefinition.version.desc()).limit(1))
+        definition = latest[item.process]
+        if definition is None:
+            continue
+        path = step_limit_total(definition.files, item.process)
+        limit = item.promised_working_days or item.statutory_working_days
+        what = "promised_working_days" if item.promised_working_days else "statutory_working_days"
+        if path is not None and path.total > limit:
+            found.append(Problem(
+                f"the steps of {item.process} v{definition.version} add up to {path.total} working days "
+                f"({path.spelled()}), more than this item's {what} {limit}: every step can be on time and "
+                "the case still late", element_id=item.code, file=item.source_file, field=what,
+                severity="warning"))
+    return found
 
 
 def _latest_row(session: Session, code: str) -> CatalogItem | None:

@@ -37,6 +37,8 @@ def load_command(paths: tuple[str, ...]) -> None:
         report = catalog_store.store(uow.session, items, actor="cli")
     for code, version in report.added:
         click.echo(f"{code}: version {version}")
+    for problem in report.warnings:
+        click.echo(f"warning: {problem}", err=True)
     click.echo(f"{len(report.added)} item version(s) added, {len(report.unchanged)} unchanged")
 
 

@@ -5,7 +5,10 @@ indistinguishable from a missing case (404), and a client that guesses is slowed
 (``intake.ratelimit``).
 A bad rating (不满意, 非常不满意) starts the ``bad_review_followup`` process (as the system: the process names
 no starters, so nobody starts it through the API), whose one task goes to the department that owns the
-item; its supervisors see it in their queue.
+item; its supervisors see it in their queue. The follow-up case carries what its handler needs (the
+grade, the comment, the rated case, whom to call back, the phone masked: the whole number is shown by
+:func:`contact` to those the policy lets see it, audited) and its own clock: the office's
+``followup_working_days`` (15 by default) from the rating, as its promised limit.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ from typing import Any
 from sqlalchemy import select
 
 from engine import cases, clock, events
+from engine.audit import Purpose
 from engine.db import UnitOfWork
 from engine.errors import Conflict, Invalid, NotFound, Problem
-from engine.identity import SYSTEM
+from engine.identity import SYSTEM, Actor
 from engine.models import Case
+from engine.privacy import mask_phone
+from intake import personal
 from intake.models import Application, Rating
 
 GRADES = {
@@ -57,19 +63,21 @@ def grade_code(value: Any) -> str:
         + ", ".join(GRADES), field="grade")])
 
 
-def rate(uow: UnitOfWork, case_no: str, id_tail: str | None, grade: Any, comment: Any) -> dict[str, Any]:
+def rate(uow: UnitOfWork, case_no: str, id_tail: str | None, grade: Any, comment: Any, *,
+         followup_working_days: int) -> dict[str, Any]:
     """Record the rating of a closed case by whoever holds its number and the key's last four
-    characters; a bad one opens a follow-up case."""
+    characters; a bad one opens a follow-up case due in ``followup_working_days`` working days."""
     code, text = _checked(grade, comment)
     application, _case = find(uow.session, case_no, id_tail)
-    return _record(uow, application, code, text, "applicant")
+    return _record(uow, application, code, text, "applicant", followup_working_days)
 
 
-def rate_own(uow: UnitOfWork, application: Application, grade: Any, comment: Any, by: str) -> dict[str, Any]:
+def rate_own(uow: UnitOfWork, application: Application, grade: Any, comment: Any, by: str, *,
+             followup_working_days: int) -> dict[str, Any]:
     """Record the rating of a closed case by its signed-in applicant (``by``: how the history names
     them); the caller has made sure the case is theirs. Same rules: once, and only once closed."""
     code, text = _checked(grade, comment)
-    return _record(uow, application, code, text, by)
+    return _record(uow, application, code, text, by, followup_working_days)
 
 
 def _checked(grade: Any, comment: Any) -> tuple[str, str | None]:
@@ -79,7 +87,8 @@ def _checked(grade: Any, comment: Any) -> tuple[str, str | None]:
     return code, (comment or "").strip()[:COMMENT_MAX] or None
 
 
-def _record(uow: UnitOfWork, application: Application, code: str, text: str | None, by: str) -> dict[str, Any]:
+def _record(uow: UnitOfWork, application: Application, code: str, text: str | None, by: str,
+            followup_working_days: int) -> dict[str, Any]:
     case_no = application.case_no
     case = cases.open_case(uow, case_no).case  # lock: one rating per case, even when two arrive
     if case.status != "completed":
@@ -91,14 +100,32 @@ def _record(uow: UnitOfWork, application: Application, code: str, text: str | No
     uow.session.add(rating)
     if bad:
         department = application.item.department
+        # no service code of its own: a follow-up is not an application for the rated item, and is not
+        # counted among that item's cases
         followup = cases.start_case(uow, FOLLOWUP_PROCESS, {
             "department": department, "rated_case_no": case_no, "service_code": application.service_code,
             "service_name": application.item.name, "grade": code, "grade_label": label,
-            "comment": text or "",
-        }, SYSTEM, service_code=application.service_code, subject=f"差评回访 {case_no}")  # the system starts it
+            "comment": text or "", "contact_name": application.applicant.name,
+            "contact_phone": mask_phone(application.applicant.phone),
+        }, SYSTEM, subject=f"差评回访 {case_no}", meta={"promised_working_days": followup_working_days})
         rating.followup_case_no = followup.case_no
     events.record(uow, case.id, "rated", actor=by,
                   data={"grade": code, "label": label, "bad": bad, "followup_case_no": rating.followup_case_no})
     uow.session.flush()
     return {"case_no": case_no, "grade": code, "label": label, "bad": bad,
             "followup_case_no": rating.followup_case_no}
+
+
+def contact(uow: UnitOfWork, followup_case_no: str, actor: Actor, client: str | None) -> dict[str, Any]:
+    """Whom a follow-up calls back: the rated case's applicant, the phone whole when the policy lets the
+    actor see it (the audit row is written here), masked otherwise. Raises NotFound."""
+    rating = uow.session.scalar(select(Rating).where(Rating.followup_case_no == followup_case_no))
+    if rating is None:
+        raise NotFound(f"{followup_case_no} is not the follow-up of a rating")
+    application = uow.session.scalar(select(Application).where(Application.case_id == rating.case_id))
+    whole = personal.disclose(uow, actor, application, Purpose.CASE_HANDLING, client,
+                              detail=f"差评回访 {followup_case_no}")
+    phone = application.applicant.phone
+    return {"followup_case_no": followup_case_no, "rated_case_no": application.case_no,
+            "name": application.applicant.name, "phone": phone if whole else mask_phone(phone), "whole": whole,
+            "grade_label": GRADES[rating.grade][0], "comment": rating.comment or ""}

@@ -165,7 +165,8 @@ def rate(case_no: str):
     applicant = current_applicant()
     with unit_of_work() as uow:
         feedback.rate_own(uow, my_cases.application_of(uow.session, case_no), request.form.get("grade"),
-                          request.form.get("comment"), applicant.audit_name)
+                          request.form.get("comment"), applicant.audit_name,
+                          followup_working_days=_settings().followup_working_days)
     return redirect(url_for("online.case", case_no=case_no, rated=1))
 
 

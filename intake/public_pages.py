@@ -45,7 +45,8 @@ def rate(case_no: str):
     rated, error = None, None
     try:
         with unit_of_work() as uow:
-            rated = feedback.rate(uow, case_no, tail, request.form.get("grade"), request.form.get("comment"))
+            rated = feedback.rate(uow, case_no, tail, request.form.get("grade"), request.form.get("comment"),
+                                  followup_working_days=current_app.config["ONEWINDOW"].followup_working_days)
     except (Invalid, Conflict, NotFound) as exc:
         error = str(exc)
     view = None

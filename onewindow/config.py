@@ -41,6 +41,7 @@
 | ONEWINDOW_OIDC_NAME_CLAIM / _PHONE_CLAIM | name / phone_number | the claims holding the name and the phone |
 | ONEWINDOW_OIDC_ORG_CLAIM | organizations | the claim naming the organisations (credit codes) the person may act for |
 | ONEWINDOW_OIDC_TIMEOUT_SECONDS | 10 | longest a call to the identity service may take |
+| ONEWINDOW_FOLLOWUP_WORKING_DAYS | 15 | working days to follow up a bad rating (差评回访整改), 1-365 |
 """
 
 from __future__ import annotations
@@ -104,12 +105,16 @@ class Settings:
     oidc_phone_claim: str = "phone_number"
     oidc_org_claim: str = "organizations"
     oidc_timeout_seconds: int = 10
+    followup_working_days: int = 15
 
     def __post_init__(self) -> None:
         if not self.database_url:
             self.database_url = f"sqlite:///{Path(self.instance_dir) / 'onewindow.db'}"
         if not self.upload_dir:
             self.upload_dir = str(Path(self.instance_dir) / "uploads")
+        if not 1 <= self.followup_working_days <= 365:
+            raise ValueError("ONEWINDOW_FOLLOWUP_WORKING_DAYS must be 1 to 365 working days, "
+                             f"not {self.followup_working_days}")
         if self.log_format not in ("text", "json"):
             raise ValueError(f"ONEWINDOW_LOG_FORMAT must be text or json, not {self.log_format!r}")
 

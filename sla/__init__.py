@@ -21,6 +21,7 @@ def init_app(app) -> None:
     runtime.current = rt
     app.extensions["sla.runtime"] = rt
     office.set_working_days(CalendarWorkingDays(rt.calendar))
+    office.set_warning_working_days(rt.escalation.warning_working_days)
     subscribers.register()
     scheduler.on_tick("sla.sweep", sweep.tick_hook)
     metrics.add_collector("sla.alerts", alerts.figures)

@@ -77,20 +77,27 @@ def raise_alerts(uow: UnitOfWork, wanted: list[dict[str, Any]]) -> tuple[list[in
         inserted = [tuple(r) for r in session.execute(stmt, rows).all()]
     cache: dict[tuple[str, str], list[str]] = {}
     _prefetch_handlers(session, [by_key[(c, st, lv, r)]["clock"] for _i, c, st, lv, r in inserted], cache)
+    told = _already_told(session, {(c, st, lv) for _i, c, st, lv, _r in inserted})
     deliveries: list[dict[str, Any]] = []
     for alert_id, case_id, step, level, rule_id in inserted:
         w = by_key[(case_id, step, level, rule_id)]
         for channel in w["rule"].channels:
-            for recipient in _recipients(session, w["clock"], w["rule"].notify, channel, cache):
+            for addressee, recipient in _recipients(session, w["clock"], w["rule"].notify, channel, cache):
+                key = (case_id, step, level, channel, addressee)
+                if addressee is not None and key in told:
+                    continue  # this person already heard of this step at this level
+                told.add(key)
                 deliveries.append({"alert_id": alert_id, "channel": channel, "recipient": recipient,
+                                   "addressee": addressee, "case_id": case_id, "step": step, "level": level,
                                    "state": "sent" if channel == "inbox" else "pending", "attempts": 0,
                                    "sent_at": now if channel == "inbox" else None})
     if not deliveries:
         return [], len(inserted)
     table = AlertDelivery.__table__
     if uow.is_postgres:
-        # no ON CONFLICT: only the transaction that inserted an alert creates its deliveries
-        sent = _insert_unnest(session, table, deliveries, None, (table.c.id, table.c.channel))
+        # only the transaction that inserted an alert creates its deliveries; a person told of the same
+        # (case, step, level) by a sweep running at this instant is skipped by the addressee constraint
+        sent = _insert_unnest(session, table, deliveries, "", (table.c.id, table.c.channel))
     else:
         sent = session.execute(_insert(uow, table).on_conflict_do_nothing().returning(
             table.c.id, table.c.channel), deliveries).all()
@@ -162,17 +169,29 @@ def _who(session, clock: Clock, notify: str, cache: dict) -> list[str]:
     return cache[key]
 
 
-def _recipients(session, clock: Clock, notify: str, channel: str, cache: dict) -> list[str]:
+def _already_told(session, keys: set[tuple[int, str, str]]) -> set[tuple]:
+    """(case, step, level, channel, person) of the deliveries already made for these (case, step, level)."""
+    if not keys:
+        return set()
+    t = AlertDelivery.__table__
+    rows = session.execute(select(t.c.case_id, t.c.step, t.c.level, t.c.channel, t.c.addressee).where(
+        t.c.case_id.in_({c for c, _s, _l in keys}), t.c.addressee.is_not(None)))
+    return {tuple(r) for r in rows if (r[0], r[1], r[2]) in keys}
+
+
+def _recipients(session, clock: Clock, notify: str, channel: str, cache: dict) -> list[tuple[str | None, str]]:
+    """(person, address) for each delivery on ``channel``: a webhook names no person."""
     people = _who(session, clock, notify, cache)
     if channel == "inbox":
-        return people
+        return [(p, p) for p in people]
     if channel == "webhook":
-        return [runtime.current.webhook_url] if runtime.current.webhook_url else []
+        return [(None, runtime.current.webhook_url)] if runtime.current.webhook_url else []
     if not runtime.current.smtp_url or not people:
         return []
     key = ("email", ",".join(people))
     if key not in cache:
-        cache[key] = [e for e in session.scalars(select(User.email).where(User.username.in_(people))) if e]
+        cache[key] = [(name, email) for name, email in session.execute(
+            select(User.username, User.email).where(User.username.in_(people))) if email]
     return cache[key]
 
 
@@ -187,19 +206,24 @@ def alert_dict(a: Alert) -> dict[str, Any]:
 
 
 def visible(session, actor: Actor, state: str | None = None, limit: int = 200) -> list[Alert]:
-    """Alerts in the actor's inbox (an administrator sees all)."""
-    stmt = select(Alert)
+    """Alerts in the actor's inbox and every alert of the groups they supervise (an administrator sees
+    all), one per (case, step, level): the first raised of those in ``state``."""
+    stmt = select(func.min(Alert.id))
     if not policy.sees_every_alert(actor):
         mine = select(AlertDelivery.alert_id).where(AlertDelivery.channel == "inbox",
                                                     AlertDelivery.recipient == actor.username)
-        stmt = stmt.where(Alert.id.in_(mine))
+        supervised = policy.alert_groups(actor)
+        stmt = stmt.where(Alert.id.in_(mine) | Alert.group.in_(supervised) if supervised else Alert.id.in_(mine))
     if state:
         stmt = stmt.where(Alert.state == state)
-    return list(session.scalars(stmt.order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)))
+    first = stmt.group_by(Alert.case_id, Alert.step, Alert.level)
+    return list(session.scalars(select(Alert).where(Alert.id.in_(first))
+                                .order_by(Alert.raised_at.desc(), Alert.id.desc()).limit(limit)))
 
 
 def acknowledge(uow: UnitOfWork, alert_id: int, actor: Actor) -> Alert:
-    """Acknowledge an alert in one's inbox (or one's supervised group's); a second ack is a no-op."""
+    """Acknowledge an alert in one's inbox (or one's supervised group's), and with it every alert of
+    the same case, step and level still open (they are one warning); a second ack is a no-op."""
     alert = uow.session.get(Alert, alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")
@@ -208,8 +232,11 @@ def acknowledge(uow: UnitOfWork, alert_id: int, actor: Actor) -> Alert:
         AlertDelivery.recipient == actor.username).limit(1))
     if not policy.may_acknowledge_alert(actor, addressed_to_actor=mine is not None, group=alert.group):
         raise Forbidden("this alert is not addressed to you")
-    if alert.state != "acked":
-        alert.state, alert.acked_by, alert.acked_at = "acked", actor.username, engine_clock.now()
+    now = engine_clock.now()
+    for same in uow.session.scalars(select(Alert).where(
+            Alert.case_id == alert.case_id, Alert.step == alert.step, Alert.level == alert.level,
+            Alert.state != "acked")):
+        same.state, same.acked_by, same.acked_at = "acked", actor.username, now
     return alert
 
 

@@ -140,7 +140,8 @@ def compute(calendar: WorkingCalendar, escalation: Escalation, clock: Clock, ent
             today: date) -> Computed:
     """The clock's reading, level and next dates on ``today`` (pure: no session)."""
     reading = read_clock(calendar, clock.budget, entries, today, provisional=True)
-    threshold = escalation.threshold(clock.service_code, clock.threshold)
+    threshold = (escalation.threshold(clock.service_code, clock.threshold) if clock.step == CASE_STEP
+                 else escalation.step_threshold(clock.threshold))
     level = clock_level(calendar, reading, today, threshold=threshold, provisional=True).value
     statutory = None
     if clock.statutory_budget is not None and reading.due is not None:
@@ -170,6 +171,7 @@ def values_of(clock: Clock, c: Computed, calendar_version: str) -> dict[str, Any
         "id": clock.id, "state": r.state.value, "started_on": r.started_on, "stopped_on": r.stopped_on,
         "due_date": r.due.date if r.due else None, "statutory_due_date": c.statutory_due,
         "warn_date": c.warn_date, "check_on": c.check_on, "provisional": r.provisional, "level": c.level,
+        "used_working_days": r.used if r.started_on is not None else None,
         "calendar_version": calendar_version, "updated_at": engine_clock.now(),
     }
 

@@ -45,6 +45,11 @@ class Escalation:
             return explicit
         return self.services.get(service_code or "", self.warning_working_days)
 
+    def step_threshold(self, explicit: int | None = None) -> int:
+        """A step's yellow threshold: its own ``warningWorkingDays``, else the office's (never the
+        service's: lint holds each step's limit against the office's threshold at deploy)."""
+        return self.warning_working_days if explicit is None else explicit
+
     def rules_for(self, level: str, overdue_working_days: int) -> list[Rule]:
         """Rules that apply to a clock at ``level`` that is ``overdue_working_days`` past due."""
         return [r for r in self.rules if r.level == level

@@ -44,6 +44,8 @@ class Clock(Base):
     check_on: Mapped[date | None] = mapped_column(Date, index=True)
     provisional: Mapped[bool] = mapped_column(default=False)
     level: Mapped[str] = mapped_column(String(8), default="green")
+    # working days counted so far (pauses excluded); once stopped, what the case or step took
+    used_working_days: Mapped[int | None] = mapped_column(Integer)
     calendar_version: Mapped[str | None] = mapped_column(String(64))
     updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -108,11 +110,18 @@ class Alert(Base):
 
 
 class AlertDelivery(Base):
-    """One alert to one recipient on one channel; webhook rows end ``sent`` or ``dead``."""
+    """One alert to one recipient on one channel; webhook rows end ``sent`` or ``dead``.
+
+    A person hears of a step's level once, whichever rules call for them (the director who supervises
+    a department is not told twice of one red step, as its supervisor and then as the director): the
+    delivery names the person (``addressee``) and its (case, step, level), unique per channel. A
+    webhook delivery names nobody: the receiving system is told of every rule that fires.
+    """
 
     __tablename__ = "sla_alert_deliveries"
     __table_args__ = (
         UniqueConstraint("alert_id", "channel", "recipient", name="uq_sla_alert_deliveries_once"),
+        UniqueConstraint("case_id", "step", "level", "channel", "addressee", name="uq_sla_alert_deliveries_addressee"),
         Index("ix_sla_alert_deliveries_inbox", "recipient", "channel"),
     )
 
@@ -120,6 +129,10 @@ class AlertDelivery(Base):
     alert_id: Mapped[int] = mapped_column(ForeignKey("sla_alerts.id", ondelete="CASCADE"), index=True)
     channel: Mapped[str] = mapped_column(String(16))  # inbox | email | webhook
     recipient: Mapped[str] = mapped_column(String(256))
+    addressee: Mapped[str | None] = mapped_column(String(64))  # the username told (None: a webhook)
+    case_id: Mapped[int | None] = mapped_column(Integer)
+    step: Mapped[str | None] = mapped_column(String(36))
+    level: Mapped[str | None] = mapped_column(String(8))
     state: Mapped[str] = mapped_column(String(8), default="pending")  # pending | sent | dead
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)

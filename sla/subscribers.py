@@ -21,6 +21,14 @@ def _props(event: DomainEvent) -> dict:
     return dict(event.data.get("properties") or {})
 
 
+def _whole(raw) -> int | None:
+    """A working-day property as a number (lint has refused anything else at deploy)."""
+    try:
+        return int(raw) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _finish(uow: UnitOfWork, changed: list[Clock], day) -> None:
     clocks.send_after_commit(uow, clocks.apply(uow, changed, day))
 
@@ -117,11 +125,7 @@ def on_task_created(uow: UnitOfWork, event: DomainEvent) -> None:
     case_clock = clocks.case_clock(uow, event.case_id)
     if group and case_clock.state != "stopped":  # the department answering for the case (not issuance)
         case_clock.group = group
-    raw = _props(event).get("dueWorkingDays")
-    try:
-        budget = int(raw) if raw not in (None, "") else None
-    except (TypeError, ValueError):
-        budget = None
+    budget = _whole(_props(event).get("dueWorkingDays"))
     if budget is None or event.task_id is None or clocks.step_clock(uow, event.case_id, event.task_id):
         return
     _start_step_clock(uow, event, event.task_id, event.element_id, group, budget, case_clock)
@@ -132,7 +136,7 @@ def _start_step_clock(uow: UnitOfWork, event: DomainEvent, task_id: str, element
     day = clocks.office_day(event.at)
     clock = Clock(case_id=event.case_id, step=task_id, element_id=element_id, group=group,
                   service_code=case_clock.service_code, budget=budget, state="not_started", paused_by=[],
-                  level="green")
+                  level="green", threshold=_whole(_props(event).get("warningWorkingDays")))
     uow.session.add(clock)
     uow.session.flush()
     clocks.append(uow, clock, Started(day), event.actor, event.at)

@@ -145,6 +145,9 @@ TABLE: dict[tuple[str, str], tuple] = {
                                       404, 200, 404, 404, 404, 404, 404, 404, 404, 404, 404),
     ("intake_public.rate", "POST"): (R(form={"grade": "satisfied"}, tail="form"),
                                      404, 422, 404, 404, 404, 404, 404, 404, 404, 404, 404),
+                                     404, 422, 404, 404, 404, 404, 404, 404, 404),
+    # --- a bad rating's follow-up: whom to call back (the matrix's case is no follow-up: 404 to readers too)
+    ("intake_followups.contact", "GET"): (R(), L, L, 404, 404, 404, 404, 404, 404, 404),
     # --- the SLA API and the supervisors' pages
     ("sla_api.case_clock", "GET"): (R(), 401, 401, 401, 401, 200, 200, 404, 200, 200, 200, 404),
     ("sla_api.start_special_procedure", "POST"): (R(json={}), 401, 401, 401, 401, 403, 422, 404, 422, 422, 422, 404),

@@ -62,11 +62,11 @@ def _counts(app) -> tuple[int, int, int]:
 
 
 def test_two_tick_processes_raise_each_alert_once(pg_app, tmp_path):
-    # Given 3 cases accepted on 2026-03-02 (their intake steps already raised a yellow alert each)
+    # Given 3 cases accepted on 2026-03-02 (their intake steps, done the day they opened, raised nothing)
     deploy_reference(pg_app)
     _seed(pg_app, 3)
     before, _, _ = _counts(pg_app)
-    assert before == 3
+    assert before == 0
     # When two processes tick at the same instant, long after every deadline
     outs = _run_two(pg_app, tmp_path, "tick", "--now", INSTANT)
     # Then each case got, once: the handle step's and the case's supervisor-red and director-red-3
@@ -74,9 +74,9 @@ def test_two_tick_processes_raise_each_alert_once(pg_app, tmp_path):
     assert alerts == distinct == before + 3 * 4
     assert sum(_raised(o) for o in outs) == 3 * 4
     # (one process swept, the other found the lock taken or nothing left to move)
-    # and one inbox delivery per recipient: intake yellow to window1 and window2; red to market_lead and
-    # director (who supervises market_dept too), director-red-3 to the director; for the step and the case
-    assert inbox == 3 * (2 + 2 * (2 + 1))
+    # and one inbox delivery per person, step and level: red to market_lead and the director (who
+    # supervises market_dept too) for the step and the case; director-red-3 tells the director nothing new
+    assert inbox == 3 * 2 * 2
 
 
 def test_two_sweeps_without_the_lock_still_raise_once(pg_app, tmp_path):

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from engine import broker, clock, office
 from engine.models import Case, Task
 from engine.scheduler import tick
-from sla.models import Alert
+from sla.models import Alert, AlertDelivery
 from tests import conftest
 from tests.conftest import Api, deploy_reference
 
@@ -87,11 +87,11 @@ def test_pause_special_procedure_extension_and_overdue_step(office_app):
     no = act(app, "2026-03-02", start)
     act(app, "2026-03-02", lambda: complete(app, no, "intake", "window1", {"decision": "accept"}))
     c = case_row(app, no)
-    # Then day 1 is Tue 03-03 and day 20 is Mon 03-30; the handle step (5 days) is due Mon 03-09
+    # Then day 1 is Tue 03-03 and day 20 is Mon 03-30; the handle step (1 day) is due Tue 03-03
     assert (c.accepted_on, c.due_date, c.sla_level) == (date(2026, 3, 2), date(2026, 3, 30), "green")
     handle = task_row(app, no, "handle")
-    assert handle.due_at == datetime.combine(date(2026, 3, 9), time(23, 59, 59), office.zone)
-    assert handle.sla_level == "green"
+    assert handle.due_at == datetime.combine(date(2026, 3, 3), time(23, 59, 59), office.zone)
+    assert handle.sla_level == "green"  # its threshold is 0: yellow on its due day, not the day it opens
 
     # When the department asks the applicant for materials on Wed 03-04 (clock pauses) ...
     asked = {"outcome": "request_materials", "opinion": "请补充材料"}
@@ -108,17 +108,17 @@ def test_pause_special_procedure_extension_and_overdue_step(office_app):
     c = case_row(app, no)
     assert (c.due_date, c.sla_level) == (date(2026, 4, 7), "green")
     handle = task_row(app, no, "handle")
-    assert handle.due_at.astimezone(office.zone).date() == date(2026, 3, 18)
+    assert handle.due_at.astimezone(office.zone).date() == date(2026, 3, 12)
 
-    # Then the new handle step turns yellow on Tue 03-17 and red on Thu 03-19 while the case stays green
-    expected_step = {"2026-03-16": "green", "2026-03-17": "yellow", "2026-03-18": "yellow", "2026-03-19": "red"}
+    # Then the new handle step turns yellow on its due day, Thu 03-12, and red on Fri 03-13 while the
+    # case stays green
+    expected_step = {"2026-03-11": "green", "2026-03-12": "yellow", "2026-03-13": "red"}
     for day, level in expected_step.items():
         tick_on(app, day)
         assert task_row(app, no, "handle").sla_level == level, day
         assert case_row(app, no).sla_level == "green", day
-    # (the 1-day intake step was yellow from its first day: 1 working day left <= threshold 1)
-    assert alerts_of(app, no) == [("handle", "red", "supervisor-red"), ("handle", "yellow", "handler-yellow"),
-                                  ("intake", "yellow", "handler-yellow")]
+    # (the 1-day intake step, done the day it opened, raised nothing: it warns on its due day only)
+    assert alerts_of(app, no) == [("handle", "red", "supervisor-red"), ("handle", "yellow", "handler-yellow")]
 
     # When an expert review (专家评审) runs from Fri 03-20 to Thu 03-26
     r = act(app, "2026-03-20", lambda: market1.post(f"/api/cases/{no}/special-procedures", json={
@@ -160,7 +160,7 @@ def test_pause_special_procedure_extension_and_overdue_step(office_app):
     assert alerts_of(app, no) == [
         ("case", "red", "director-red-3"), ("case", "red", "supervisor-red"), ("case", "yellow", "handler-yellow"),
         ("handle", "red", "director-red-3"), ("handle", "red", "supervisor-red"),
-        ("handle", "yellow", "handler-yellow"), ("intake", "yellow", "handler-yellow")]
+        ("handle", "yellow", "handler-yellow")]
     # An extension after the deadline is refused
     r = act(app, "2026-04-21", lambda: lead.post(f"/api/cases/{no}/extensions",
                                                  json={"working_days": 5, "reason": "太晚"}))
@@ -172,11 +172,22 @@ def test_pause_special_procedure_extension_and_overdue_step(office_app):
         ("started", "2026-03-02"), ("paused", "2026-03-04"), ("resumed", "2026-03-11"),
         ("paused", "2026-03-20"), ("resumed", "2026-03-26"), ("extended", "2026-04-01")]
     assert ledger[-1]["approver"] == "market_lead" and ledger[-1]["working_days"] == 5
-    # Inbox: the supervisor sees the red alerts and acknowledges one
+    # Inbox: the supervisor sees every yellow and red of his department, once per step and level,
+    # though the yellows went to the caseworker, and acknowledges one
     mine = lead.get("/api/alerts?state=open").get_json()
-    assert {(a["element_id"], a["rule"]) for a in mine} == {(None, "supervisor-red"), ("handle", "supervisor-red")}
+    assert sorted((a["element_id"] or "case", a["level"]) for a in mine) == [
+        ("case", "red"), ("case", "yellow"), ("handle", "red"), ("handle", "yellow")]
     assert "示范餐饮店" not in mine[0]["message"]
     r = lead.post(f"/api/alerts/{mine[0]['id']}/ack")
     assert r.status_code == 200 and r.get_json()["state"] == "acked"
-    assert len(lead.get("/api/alerts?state=open").get_json()) == 1
+    assert len(lead.get("/api/alerts?state=open").get_json()) == 3
     assert Api(app, "health1").post(f"/api/alerts/{mine[1]['id']}/ack").status_code == 403
+    # The director, who supervises the department and is the chain's director, was told of each red
+    # step once: by supervisor-red; director-red-3 added no second alert to his inbox
+    director = Api(app, "director").get("/api/alerts").get_json()
+    assert sorted((a["element_id"] or "case", a["level"], a["rule"]) for a in director if a["level"] == "red") == [
+        ("case", "red", "supervisor-red"), ("handle", "red", "supervisor-red")]
+    with db(app).read() as s:
+        told = [(d.addressee, d.step, d.level) for d in s.scalars(
+            select(AlertDelivery).where(AlertDelivery.channel == "inbox", AlertDelivery.addressee == "director"))]
+    assert len(told) == len(set(told)) == 2

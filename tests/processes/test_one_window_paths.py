@@ -161,7 +161,11 @@ def test_definition_exposes_lanes_groups_and_step_limits(definition):
         "issue_result": ("front_desk", None),
     }
     assert {k: t.properties["dueWorkingDays"] for k, t in tasks.items()} == {
-        "intake": "1", "handle": "5", "review": "3", "approve": "2", "co_review": "5", "issue_result": "2",
+        "intake": "1", "handle": "1", "review": "1", "approve": "1", "co_review": "3", "issue_result": "2",
+    }
+    # a one-day step warns on its due day, not the day it opens
+    assert {k: t.properties.get("warningWorkingDays") for k, t in tasks.items()} == {
+        "intake": "0", "handle": "0", "review": "0", "approve": "0", "co_review": None, "issue_result": None,
     }
     assert tasks["intake"].lane_name == "综合窗口"
     assert definition.process_id == "one_window"

@@ -144,6 +144,13 @@ def test_warning_beyond_the_promise_is_refused():
     assert p.field == "warning_working_days"
 
 
+def test_a_warning_as_long_as_the_promise_is_refused():
+    # Given an item promised in 10 working days whose yellow threshold is 10
+    (p,) = _problems(_item(warning_working_days=10))
+    # Then it is refused: every case would be yellow from its first day
+    assert p.field == "warning_working_days" and "not below" in p.message
+
+
 def test_counted_special_steps_must_fit_the_promise():
     (p,) = _problems(_item(special_steps='[{name: "检测", working_days: 11, counted: true}]'))
     assert p.field == "special_steps"
