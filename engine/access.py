@@ -95,6 +95,11 @@ def _migrator(actor: Actor | None, _args: dict[str, Any]) -> None:
         raise Forbidden("only administrators may migrate running cases")
 
 
+def _oversees(actor: Actor | None, _args: dict[str, Any]) -> None:
+    if actor is None or not policy.oversees(actor):
+        raise Forbidden("only the office's supervisors may read its figures")
+
+
 def _front_desk(actor: Actor | None, _args: dict[str, Any]) -> None:
     if actor is None or not policy.is_front_desk(actor):
         raise Forbidden("only the front desk (综合窗口) may do this")
@@ -138,6 +143,7 @@ SIGNED_IN = Rule("signed in")  # the service scopes what it shows to the actor (
 ADMIN = Rule("administrator", checks=(_administrator,))
 DESIGNER = Rule("process designer", checks=(_designer,))
 MIGRATOR = Rule("migrates running cases", checks=(_migrator,))
+OVERSEES = Rule("office or department supervisor", checks=(_oversees,))
 FRONT_DESK = Rule("front desk", checks=(_front_desk,))
 CASE = Rule("reads the case", checks=(_reads_case,))
 FRONT_DESK_CASE = Rule("front desk, reads the case", checks=(_reads_case, _front_desk))
@@ -151,8 +157,8 @@ APPLICANT = Rule("signed-in applicant", applicant=True)
 STARTS_CASE = Rule("process starters")
 DELIVERS_MESSAGE = Rule("message senders")
 
-RULES = (PUBLIC, METRICS, SIGNED_IN, ADMIN, DESIGNER, MIGRATOR, FRONT_DESK, CASE, FRONT_DESK_CASE, TASK,
-         STARTS_CASE, DELIVERS_MESSAGE, APPLICANT)
+RULES = (PUBLIC, METRICS, SIGNED_IN, ADMIN, DESIGNER, MIGRATOR, OVERSEES, FRONT_DESK, CASE, FRONT_DESK_CASE,
+         TASK, STARTS_CASE, DELIVERS_MESSAGE, APPLICANT)
 
 
 def guard(rule: Rule) -> Callable:

@@ -107,6 +107,27 @@ def add_user(session: Session, username: str, password: str, *, groups: list[str
     return user
 
 
+def check_group_names(names: list[str], field: str) -> list[str]:
+    """Group keys as given (blank ones dropped); raises Invalid naming ``field`` for a bad one."""
+    return _check_names(names, field)
+
+
+def check_roles(roles: list[str]) -> list[str]:
+    """Role names, sorted and unique; raises Invalid for one that is not in engine.policy.ROLES."""
+    return _check_roles(roles)
+
+
+def set_password(session: Session, user: User, password: str) -> None:
+    """Store a new password's hash; the caller has checked it against engine.passwords."""
+    user.password_hash = _hasher.hash(password)
+    session.flush()
+
+
+def forget_user(session: Session, username: str) -> None:
+    """Make this process's cache of actors read ``username`` afresh (now and at commit)."""
+    _forget_on_commit(session, lambda: actors.forget_user(username))
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.scalar(select(User).where(User.username == username, User.active.is_(True)))
     if user is None:

@@ -89,6 +89,12 @@ def team_groups(actor: Actor) -> frozenset[str]:
     return actor.supervises
 
 
+def oversees(actor: Actor) -> bool:
+    """May read the office's figures (the director's dashboard): an administrator, an office-wide
+    supervisor, or the supervisor of a department (who sees his departments' figures)."""
+    return actor.is_admin or OFFICE_SUPERVISOR in actor.roles or bool(actor.supervises)
+
+
 def supervision_scope(actor: Actor) -> frozenset[str] | None:
     """The departments whose warnings and compliance figures the actor sees; None: every department."""
     if actor.is_admin or OFFICE_SUPERVISOR in actor.roles:

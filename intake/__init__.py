@@ -4,7 +4,7 @@
 def init_app(app) -> None:
     from engine import cases, scheduler
     from engine.access import APPLICANT_SIGN_IN
-    from intake import acceptance, api, demo, followup_pages, oidc, online_pages, pages, public_pages
+    from intake import acceptance, api, demo, followup_pages, indicators, oidc, online_pages, pages, public_pages
     from intake.cli import catalog_cli, load_configured, materials_cli
     from intake.dev_idp import dev_idp_command
     from intake.ratelimit import RateLimiter, SharedRateLimiter
@@ -25,4 +25,5 @@ def init_app(app) -> None:
     app.extensions.setdefault("onewindow.demo_hooks", []).append(demo.seed)
     app.extensions.setdefault("onewindow.startup_hooks", []).append(load_configured)
     cases.add_completion_check("intake", acceptance.completion_check)
+    indicators.register()
     scheduler.on_tick("intake.deemed_acceptance", acceptance.deemed_acceptance_tick)

@@ -2,8 +2,8 @@
 
 
 def init_app(app) -> None:
-    from engine import metrics, office, scheduler
-    from sla import alerts, api, pages, runtime, subscribers, sweep
+    from engine import metrics, office, policy, scheduler
+    from sla import alerts, api, dashboard, dashboard_pages, pages, runtime, subscribers, sweep  # noqa: F401
     from sla.calendar import load_calendar
     from sla.calendar_cli import calendar_cli
     from sla.cli import sla_cli
@@ -23,6 +23,8 @@ def init_app(app) -> None:
     office.set_working_days(CalendarWorkingDays(rt.calendar))
     office.set_warning_working_days(rt.escalation.warning_working_days)
     subscribers.register()
+    dashboard.register()
+    app.context_processor(lambda: {"oversees": policy.oversees})
     scheduler.on_tick("sla.sweep", sweep.tick_hook)
     metrics.add_collector("sla.alerts", alerts.figures)
     app.register_blueprint(api.bp)

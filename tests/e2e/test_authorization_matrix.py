@@ -147,7 +147,7 @@ TABLE: dict[tuple[str, str], tuple] = {
                                      404, 422, 404, 404, 404, 404, 404, 404, 404, 404, 404),
                                      404, 422, 404, 404, 404, 404, 404, 404, 404),
     # --- a bad rating's follow-up: whom to call back (the matrix's case is no follow-up: 404 to readers too)
-    ("intake_followups.contact", "GET"): (R(), L, L, 404, 404, 404, 404, 404, 404, 404),
+    ("intake_followups.contact", "GET"): (R(), L, L, L, L, 404, 404, 404, 404, 404, 404, 404),
     # --- the SLA API and the supervisors' pages
     ("sla_api.case_clock", "GET"): (R(), 401, 401, 401, 401, 200, 200, 404, 200, 200, 200, 404),
     ("sla_api.start_special_procedure", "POST"): (R(json={}), 401, 401, 401, 401, 403, 422, 404, 422, 422, 422, 404),
@@ -162,6 +162,10 @@ TABLE: dict[tuple[str, str], tuple] = {
     ("sla_pages.at_risk", "GET"): (R(), L, L, L, L, 200, 200, 200, 200, 200, 200, 200),
     ("sla_pages.compliance", "GET"): (R(), L, L, L, L, 200, 200, 200, 200, 200, 200, 200),
     ("sla_pages.case_clock", "GET"): (R(), L, L, L, L, 200, 200, 404, 200, 200, 200, 404),
+    # the director's dashboard: the office's supervisors (a department's reads his departments)
+    ("sla_pages.dashboard_page", "GET"): (R(), L, L, L, L, 403, 403, 403, 200, 200, 200, 403),
+    ("sla_pages.dashboard_csv", "GET"): (R(), L, L, L, L, 403, 403, 403, 200, 200, 200, 403),
+    ("sla_pages.dashboard_xlsx", "GET"): (R(), L, L, L, L, 403, 403, 403, 200, 200, 200, 403),
     # --- the worklists' API: the case is at 承办 (handle) in market_dept
     ("worklists_api.list_tasks", "GET"): (R(), 401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200),
     ("worklists_api.counts", "GET"): (R(), 401, 401, 401, 401, 200, 200, 200, 200, 200, 200, 200),
