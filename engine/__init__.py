@@ -4,6 +4,7 @@
 def init_app(app) -> None:
     from engine import (  # noqa: F401 - outbox declares its actor
         access,
+        admin_pages,
         api,
         cli,
         csrf,
@@ -41,6 +42,7 @@ def init_app(app) -> None:
     app.register_blueprint(diagram_api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(designer.bp)
+    app.register_blueprint(admin_pages.bp)
     ops.init_app(app)
     cli.register(app)
 

@@ -4,7 +4,8 @@
 def init_app(app) -> None:
     from engine import cases, scheduler
     from engine.access import APPLICANT_SIGN_IN
-    from intake import acceptance, api, demo, followup_pages, indicators, oidc, online_pages, pages, public_pages
+    from intake import (acceptance, admin_pages, api, demo, followup_pages, indicators, oidc, online_pages, pages,
+                        public_pages)
     from intake.cli import catalog_cli, load_configured, materials_cli
     from intake.dev_idp import dev_idp_command
     from intake.ratelimit import RateLimiter, SharedRateLimiter
@@ -16,6 +17,7 @@ def init_app(app) -> None:
     oidc.init_app(app)
     app.extensions[APPLICANT_SIGN_IN] = "online.sign_in"
     app.register_blueprint(followup_pages.bp)
+    app.register_blueprint(admin_pages.bp)
     app.cli.add_command(catalog_cli)
     app.cli.add_command(materials_cli)
     app.cli.add_command(dev_idp_command)

@@ -17,7 +17,7 @@ from engine import clock
 from engine.errors import Invalid, NotFound, Problem
 from engine.limit_lint import step_limit_total
 from engine.models import ProcessDefinition
-from intake.catalog import ServiceItem, load_catalog_dir, load_catalog_files
+from intake.catalog import ServiceItem, load_catalog_dir, load_catalog_files, parse_catalog
 from intake.models import CatalogItem
 
 
@@ -48,6 +48,40 @@ def read_paths(paths: Iterable[str | Path]) -> list[ServiceItem]:
         raise Invalid("an item code appears twice", [Problem(f"duplicate item code {c}", field="code")
                                                     for c in dupes])
     return items
+
+
+def read_uploads(files: list[tuple[str, bytes]]) -> list[ServiceItem]:
+    """Parse uploaded catalog files (name, content); raises Invalid listing every problem of every file."""
+    items: list[ServiceItem] = []
+    problems: list[Problem] = []
+    if not files:
+        raise Invalid("no catalog file", [Problem("choose at least one YAML file", field="file")])
+    for name, content in files:
+        try:
+            items += parse_catalog(content.decode("utf-8"), name)
+        except UnicodeDecodeError:
+            problems.append(Problem("not UTF-8 text", file=name, field="file"))
+        except Invalid as exc:
+            problems += exc.problems
+    codes = [i.code for i in items]
+    problems += [Problem(f"duplicate item code {c}", field="code") for c in sorted({c for c in codes
+                                                                                     if codes.count(c) > 1})]
+    if problems:
+        raise Invalid("the catalog files were not loaded", problems)
+    return items
+
+
+def versions(session: Session, code: str) -> list[CatalogItem]:
+    """Every stored version of an item, newest first. Raises NotFound."""
+    rows = list(session.scalars(select(CatalogItem).where(CatalogItem.code == code)
+                                .order_by(CatalogItem.version.desc())))
+    if not rows:
+        raise NotFound(f"no service item {code}")
+    return rows
+
+
+def version_counts(session: Session) -> dict[str, int]:
+    return dict(session.execute(select(CatalogItem.code, func.count()).group_by(CatalogItem.code)).all())
 
 
 def store(session: Session, items: Iterable[ServiceItem], actor: str | None = None) -> LoadReport:

@@ -3,7 +3,7 @@
 
 def init_app(app) -> None:
     from engine import metrics, office, policy, scheduler
-    from sla import alerts, api, dashboard, dashboard_pages, pages, runtime, subscribers, sweep  # noqa: F401
+    from sla import admin_pages, alerts, api, dashboard, dashboard_pages, pages, runtime, subscribers, sweep  # noqa: F401
     from sla.calendar import load_calendar
     from sla.calendar_cli import calendar_cli
     from sla.cli import sla_cli
@@ -29,5 +29,6 @@ def init_app(app) -> None:
     metrics.add_collector("sla.alerts", alerts.figures)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(admin_pages.bp)
     app.cli.add_command(calendar_cli)
     app.cli.add_command(sla_cli)
