@@ -17,7 +17,7 @@ from engine.web import client_address, current_actor, reading, unit_of_work
 bp = Blueprint("admin", __name__, template_folder="templates", url_prefix="/admin")
 FIELD_NAMES = {"username": "用户名", "password": "密码", "display_name": "姓名", "email": "电子邮箱",
                "groups": "所属部门", "supervises": "监督的部门", "roles": "角色"}
-ROLE_NAMES = {"integration": "接口调用", "office_supervisor": "中心主任（电子监察）"}
+ROLE_NAMES = {"integration": "接口调用", "office_supervisor": "中心主任（电子监察）", "designer": "流程设计"}
 
 
 @bp.context_processor

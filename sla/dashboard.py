@@ -145,6 +145,11 @@ class Report:
     office: Row
     departments: list[Row]
     services: dict[str | None, list[Row]]  # by department
+    scoped: bool = False  # the reader oversees some departments only: the first row adds up those
+
+    @property
+    def office_label(self) -> str:
+        return "所辖部门合计" if self.scoped else "全中心"
 
     def rows(self) -> list[Row]:
         """The office, then each department followed by its services."""
@@ -176,4 +181,4 @@ def report(all_counts: Iterable[Count], weeks: Weeks, scope: frozenset[str] | No
     for (dept, _service), row in sorted(services.items(), key=lambda kv: (kv[0][0] or "", kv[0][1] or "")):
         by_dept[dept].append(row)
     ordered = [departments[d] for d in sorted(departments, key=lambda d: d or "")]
-    return Report(weeks, office, ordered, dict(by_dept))
+    return Report(weeks, office, ordered, dict(by_dept), scoped=scope is not None)

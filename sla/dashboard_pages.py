@@ -93,7 +93,7 @@ def dashboard_page():
     return render_template(
         "sla/dashboard.html", tab="dashboard", report=report, figures=dashboard.FIGURES, names=names,
         followups=followups, grades=GRADES, charted=charted, shown=charts.shown, department=department,
-        departments=choices, args=request.args, row_label=lambda row: exports.row_label(row, names))
+        departments=choices, args=request.args, row_label=lambda row: exports.row_label(report, row, names))
 
 
 @bp.get("/dashboard.csv")

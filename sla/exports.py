@@ -41,7 +41,7 @@ def figure_rows(report: Report, names: Names) -> tuple[list[str], list[list[Any]
     header = ["周（起始日）", "部门", "事项编码", "事项名称", *[f.label for f in FIGURES]]
     lines: list[list[Any]] = []
     for row in report.rows():
-        who = [names.department(row.department) if row.department or row.service else "全中心",
+        who = [names.department(row.department) if row.department or row.service else report.office_label,
                row.service or "", names.service(row.service) if row.service else ""]
         for week in report.weeks.mondays():
             values = row.week_figures(week)
@@ -57,7 +57,7 @@ def grade_rows(report: Report, names: Names, grades: Iterable[str]) -> tuple[lis
     lines = []
     for row in report.rows():
         sums = row.period()
-        lines.append([names.department(row.department) if row.department or row.service else "全中心",
+        lines.append([names.department(row.department) if row.department or row.service else report.office_label,
                       row.service or "", names.service(row.service) if row.service else "",
                       *[int(sums.get(f"rated_{g}", 0)) for g in grades], int(sums.get("rated", 0))])
     return header, lines
@@ -119,7 +119,7 @@ def _percent_columns(sheet, count: int) -> None:
                 cell.number_format = "0.0%"
 
 
-def row_label(row: Row, names: Names) -> str:
+def row_label(report: Report, row: Row, names: Names) -> str:
     if row.service:
         return names.service(row.service)
-    return names.department(row.department) if row.department else "全中心"
+    return names.department(row.department) if row.department else report.office_label

@@ -107,8 +107,8 @@ def test_the_page_the_excel_file_and_the_followups(office):
 def test_a_department_supervisor_reads_his_departments_only(office):
     app, _numbers = office
     rows = csv_rows(app, "market_lead")
-    assert {r["部门"] for r in rows} <= {"全中心", "market_dept"}
-    office_line = next(r for r in rows if r["周（起始日）"] == "本期合计" and r["部门"] == "全中心")
+    assert {r["部门"] for r in rows} == {"所辖部门合计", "market_dept"}
+    office_line = next(r for r in rows if r["周（起始日）"] == "本期合计" and r["部门"] == "所辖部门合计")
     assert close(office_line[LABELS["closed"]], expected("market_dept")["closed"])
     lead = signed_in(app, "market_lead")
     r = lead.get(f"/supervision/dashboard{QUERY}&department=health_dept")
