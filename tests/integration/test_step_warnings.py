@@ -61,7 +61,14 @@ def test_a_step_still_open_when_its_creation_is_handled_is_warned_about(any_app,
     # Given a new intake step, due tomorrow, whose creation is handled while it is open
     case_id, intake = _start(db)
     _deliver_all(db, case_id)
-    # Then its handler is warned (yellow) once, and the clock runs
+    # Then its clock runs, green on its first day (its yellow threshold, 0, is below its one-day limit:
+    # lint refuses a step that would be yellow the day it opens) ...
+    assert _intake_alerts(db, intake) == (0, "running")
+    # ... and on its due day, still open, its handler is warned (yellow) once
+    from engine.scheduler import tick
+
+    assert not tick(db, T0 + timedelta(days=1)).errors
+    assert not tick(db, T0 + timedelta(days=1, hours=1)).errors
     assert _intake_alerts(db, intake) == (1, "running")
     with db.read() as s:
         assert s.scalar(select(Alert.level).where(Alert.step == intake)) == "yellow"
