@@ -33,6 +33,7 @@ def with_legal_review() -> str:
         <camunda:properties>
           <camunda:property name="candidateGroups" value="=department" />
           <camunda:property name="dueWorkingDays" value="1" />
+          <camunda:property name="warningWorkingDays" value="0" />
           <camunda:property name="formSchema" value='{LEGAL_FORM}' />
         </camunda:properties>
       </bpmn:extensionElements>
