@@ -4,8 +4,18 @@
 def init_app(app) -> None:
     from engine import cases, scheduler
     from engine.access import APPLICANT_SIGN_IN
-    from intake import (acceptance, admin_pages, api, demo, followup_pages, indicators, oidc, online_pages, pages,
-                        public_pages)
+    from intake import (
+        acceptance,
+        admin_pages,
+        api,
+        demo,
+        followup_pages,
+        indicators,
+        oidc,
+        online_pages,
+        pages,
+        public_pages,
+    )
     from intake.cli import catalog_cli, load_configured, materials_cli
     from intake.dev_idp import dev_idp_command
     from intake.ratelimit import RateLimiter, SharedRateLimiter
